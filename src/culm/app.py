@@ -1,0 +1,45 @@
+"""Builds the ASGI app: routers discovered per API package, middleware, error mapping."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+from fastapi import FastAPI
+
+from culm import __version__
+from culm.api import errors
+from culm.api.middleware import CompatPathMiddleware, TransactionMiddleware, UserHeaderMiddleware
+from culm.core.config import Settings, get_settings
+from culm.core.db import init_engine
+
+API_PACKAGES = ["culm.api.bitbucket", "culm.api.internal", "culm.api.bamboo"]
+
+
+def _modules(package_name: str) -> list[ModuleType]:
+    try:
+        package = importlib.import_module(package_name)
+    except ModuleNotFoundError:
+        return []
+    found = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        found.append(importlib.import_module(f"{package_name}.{info.name}"))
+    return found
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    init_engine(settings.effective_database_url())
+    app = FastAPI(title="culm", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    errors.install(app)
+    for package in API_PACKAGES:
+        for module in _modules(package):
+            router = getattr(module, "router", None)
+            if router is not None:
+                app.include_router(router)
+    app.add_middleware(TransactionMiddleware)
+    app.add_middleware(UserHeaderMiddleware)
+    app.add_middleware(CompatPathMiddleware)
+    return app

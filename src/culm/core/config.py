@@ -1,0 +1,61 @@
+"""Settings: environment `CULM_*`, an optional `culm.toml` in the home folder, then defaults."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CULM_", extra="ignore")
+
+    home: Path = Path("culm-home")
+    database_url: str | None = None
+    base_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 7990
+    admin_password: str | None = None
+    # Failed logins per user name inside the window before further attempts are refused.
+    login_max_failures: int = 5
+    login_window_seconds: int = 60
+    # Largest page any list answers, whatever `limit` asks (Bitbucket's page.max.* default).
+    page_max: int = 1000
+    git_bin: str = "git"
+
+    @property
+    def shared_dir(self) -> Path:
+        return self.home / "shared"
+
+    @property
+    def repositories_dir(self) -> Path:
+        return self.shared_dir / "data" / "repositories"
+
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'culm.db').resolve()}"
+
+
+def _file_settings(home: Path) -> dict:
+    path = home / "culm.toml"
+    if not path.is_file():
+        return {}
+    with path.open("rb") as f:
+        return tomllib.load(f)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env_only = Settings()
+    merged = {**_file_settings(env_only.home), **env_only.model_dump(exclude_unset=True)}
+    settings = Settings(**merged)
+    settings.home = settings.home.resolve()
+    return settings
+
+
+def reset_settings() -> None:
+    """Forget cached settings (the CLI sets the environment before building the app)."""
+    get_settings.cache_clear()

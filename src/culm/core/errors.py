@@ -1,0 +1,88 @@
+"""Typed service errors. The API layer maps each to Bitbucket's error body (or Bamboo's)."""
+
+from __future__ import annotations
+
+_BB = "com.atlassian.bitbucket."
+
+
+class CulmError(Exception):
+    status = 400
+    exception_name = _BB + "ServiceException"
+
+    def __init__(self, message: str, context: str | None = None, **extra: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context
+        self.extra = extra
+
+
+class ValidationError(CulmError):
+    status = 400
+    exception_name = _BB + "validation.ArgumentValidationException"
+
+
+class BadRequest(CulmError):
+    status = 400
+    exception_name = _BB + "ServiceException"
+
+
+class AuthenticationRequired(CulmError):
+    status = 401
+    exception_name = "com.atlassian.plugins.rest.api.security.exception.AuthenticationRequiredException"
+
+
+class IncorrectCredentials(CulmError):
+    status = 401
+    exception_name = _BB + "auth.IncorrectPasswordAuthenticationException"
+
+
+class TooManyFailedLogins(CulmError):
+    status = 401
+    exception_name = _BB + "auth.CaptchaRequiredAuthenticationException"
+
+
+class PermissionDenied(CulmError):
+    """Bitbucket answers 401, not 403, to an authenticated user who lacks a permission."""
+
+    status = 401
+    exception_name = _BB + "AuthorisationException"
+
+
+class Forbidden(CulmError):
+    status = 403
+    exception_name = _BB + "AuthorisationException"
+
+
+class NotFound(CulmError):
+    status = 404
+    exception_name = _BB + "NoSuchEntityException"
+
+
+class NoSuchProject(NotFound):
+    exception_name = _BB + "project.NoSuchProjectException"
+
+
+class NoSuchRepository(NotFound):
+    exception_name = _BB + "repository.NoSuchRepositoryException"
+
+
+class NoSuchUser(NotFound):
+    exception_name = _BB + "user.NoSuchUserException"
+
+
+class NoSuchGroup(NotFound):
+    exception_name = _BB + "user.NoSuchGroupException"
+
+
+class Conflict(CulmError):
+    status = 409
+    exception_name = _BB + "IntegrityException"
+
+
+class DuplicateEntity(Conflict):
+    exception_name = _BB + "DuplicateEntityException"
+
+
+class UnsupportedMediaType(CulmError):
+    status = 415
+    exception_name = "com.sun.jersey.api.client.UnsupportedMediaTypeException"

@@ -1,0 +1,184 @@
+"""Users and groups: creation, lookup, authentication with throttling."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from culm.core.config import get_settings
+from culm.core.errors import (
+    DuplicateEntity,
+    IncorrectCredentials,
+    NoSuchGroup,
+    NoSuchUser,
+    TooManyFailedLogins,
+    ValidationError,
+)
+from culm.core.security import hash_password, verify_password
+from culm.domain.base import now_ms
+from culm.domain.users.models import Group, GroupMember, LoginFailure, User
+
+DEFAULT_GROUP = "stash-users"
+MAX_NAME = 255
+_SLUG_BAD = re.compile(r"[^a-z0-9._-]")
+
+
+def slugify_user(name: str) -> str:
+    return _SLUG_BAD.sub("_", name.lower())
+
+
+def validate_user_name(name: str | None) -> str:
+    if name is None or not str(name).strip():
+        raise ValidationError("The username is required.", context="name")
+    name = str(name)
+    if len(name) > MAX_NAME:
+        raise ValidationError(f"The username must be {MAX_NAME} characters or fewer.", context="name")
+    if any(c in name for c in "/\\\x00") or name != name.strip() or name.startswith("~"):
+        raise ValidationError("The username contains characters that are not allowed.", context="name")
+    return name
+
+
+def get_user_by_name(session: Session, name: str) -> User | None:
+    return session.scalar(select(User).where(User.name_lower == name.lower(), User.deleted.is_(False)))
+
+
+def get_user_by_slug(session: Session, slug: str) -> User | None:
+    return session.scalar(select(User).where(User.slug == slug.lower(), User.deleted.is_(False)))
+
+
+def require_user(session: Session, slug_or_name: str) -> User:
+    user = get_user_by_slug(session, slug_or_name) or get_user_by_name(session, slug_or_name)
+    if user is None:
+        raise NoSuchUser(f"User {slug_or_name} does not exist.")
+    return user
+
+
+def get_group(session: Session, name: str) -> Group | None:
+    return session.scalar(select(Group).where(Group.name_lower == name.lower()))
+
+
+def require_group(session: Session, name: str) -> Group:
+    group = get_group(session, name)
+    if group is None:
+        raise NoSuchGroup(f"Group {name} does not exist.")
+    return group
+
+
+def create_group(session: Session, name: str | None) -> Group:
+    if name is None or not str(name).strip():
+        raise ValidationError("The group name is required.", context="name")
+    if len(name) > MAX_NAME:
+        raise ValidationError(f"The group name must be {MAX_NAME} characters or fewer.", context="name")
+    if get_group(session, name) is not None:
+        raise DuplicateEntity(f"Group {name} already exists.", context="name")
+    group = Group(name=name, name_lower=name.lower())
+    session.add(group)
+    session.flush()
+    return group
+
+
+def add_to_group(session: Session, user: User, group: Group) -> None:
+    exists = session.get(GroupMember, (group.id, user.id))
+    if exists is None:
+        session.add(GroupMember(group_id=group.id, user_id=user.id))
+        session.flush()
+
+
+def remove_from_group(session: Session, user: User, group: Group) -> None:
+    session.execute(
+        delete(GroupMember).where(GroupMember.group_id == group.id, GroupMember.user_id == user.id)
+    )
+
+
+def user_group_ids(session: Session, user_id: int) -> list[int]:
+    return list(session.scalars(select(GroupMember.group_id).where(GroupMember.user_id == user_id)))
+
+
+def create_user(
+    session: Session,
+    name: str | None,
+    password: str | None,
+    display_name: str | None = None,
+    email: str | None = None,
+    add_to_default_group: bool = True,
+    user_type: str = "NORMAL",
+) -> User:
+    name = validate_user_name(name)
+    if display_name is not None and len(display_name) > MAX_NAME:
+        raise ValidationError("The display name is too long.", context="displayName")
+    if email is not None and email != "" and ("@" not in email or len(email) > MAX_NAME):
+        raise ValidationError("The email address is not valid.", context="emailAddress")
+    if get_user_by_name(session, name) is not None:
+        raise DuplicateEntity(f"A user with the name {name} already exists.", context="name")
+    slug = slugify_user(name)
+    base, n = slug, 1
+    while session.scalar(select(func.count()).select_from(User).where(User.slug == slug)):
+        n += 1
+        slug = f"{base}_{n}"
+    user = User(
+        name=name,
+        name_lower=name.lower(),
+        slug=slug,
+        display_name=display_name or name,
+        email=email or None,
+        password_hash=hash_password(password) if password else None,
+        type=user_type,
+    )
+    session.add(user)
+    session.flush()
+    if add_to_default_group:
+        group = get_group(session, DEFAULT_GROUP) or create_group(session, DEFAULT_GROUP)
+        add_to_group(session, user, group)
+    return user
+
+
+def set_password(session: Session, user: User, password: str | None) -> None:
+    if not password:
+        raise ValidationError("The password is required.", context="password")
+    user.password_hash = hash_password(password)
+
+
+def check_throttle(session: Session, name: str) -> None:
+    """Refuse further attempts for a name that failed too often inside the window."""
+    s = get_settings()
+    row = session.get(LoginFailure, name.lower())
+    if row is None:
+        return
+    if now_ms() - row.window_start > s.login_window_seconds * 1000:
+        return
+    if row.count >= s.login_max_failures:
+        raise TooManyFailedLogins(
+            "Too many failed login attempts. Wait a minute before trying again.",
+        )
+
+
+def record_failure(session: Session, name: str) -> None:
+    s = get_settings()
+    key = name.lower()[:255]
+    row = session.get(LoginFailure, key)
+    now = now_ms()
+    if row is None:
+        session.add(LoginFailure(name_lower=key, count=1, window_start=now))
+    elif now - row.window_start > s.login_window_seconds * 1000:
+        row.count, row.window_start = 1, now
+    else:
+        row.count += 1
+
+
+def clear_failures(session: Session, name: str) -> None:
+    session.execute(delete(LoginFailure).where(LoginFailure.name_lower == name.lower()))
+
+
+def authenticate_password(session: Session, name: str, password: str) -> User | None:
+    """The user whose password this is, or None. Raises when the name is throttled."""
+    check_throttle(session, name)
+    user = get_user_by_name(session, name)
+    if user is not None and user.active and verify_password(user.password_hash, password):
+        return user
+    return None
+
+
+def incorrect_credentials() -> IncorrectCredentials:
+    return IncorrectCredentials("Authentication failed. Please check your credentials and try again.")

@@ -1,0 +1,61 @@
+"""The server starts as an operator starts it and speaks Bitbucket's conventions."""
+
+from __future__ import annotations
+
+from support import ADMIN, LiveServer
+
+
+def test_application_properties_on_both_versions(server: LiveServer) -> None:
+    with server.client() as c:
+        for version in ("latest", "1.0"):
+            r = c.get(f"/rest/api/{version}/application-properties")
+            assert r.status_code == 200
+            body = r.json()
+            assert body["displayName"] == "Bitbucket"
+            assert body["version"].startswith("10.")
+            assert r.headers["x-ausername"] == ADMIN[0]
+
+
+def test_trailing_slash_is_ignored(server: LiveServer) -> None:
+    with server.client() as c:
+        assert c.get("/rest/api/latest/application-properties/").status_code == 200
+
+
+def test_wrong_password_is_401_with_challenge_and_error_body(server: LiveServer) -> None:
+    with server.client(auth=("admin", "wrong")) as c:
+        r = c.get("/rest/api/latest/application-properties")
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"].startswith("Basic")
+    assert r.headers["content-type"] == "application/json;charset=UTF-8"
+    err = r.json()["errors"][0]
+    assert err["exceptionName"].endswith("IncorrectPasswordAuthenticationException")
+    assert "x-ausername" not in r.headers
+
+
+def test_unknown_route_is_404_in_error_shape(server: LiveServer) -> None:
+    with server.client() as c:
+        r = c.get("/rest/api/latest/no-such-thing")
+    assert r.status_code == 404
+    assert set(r.json()["errors"][0]) == {"context", "message", "exceptionName"}
+
+
+def test_malformed_basic_header_is_401(server: LiveServer) -> None:
+    with server.client(auth=None) as c:
+        r = c.get("/rest/api/latest/application-properties", headers={"Authorization": "Basic !!!"})
+    assert r.status_code == 401
+    with server.client(auth=None) as c:
+        r = c.get("/rest/api/latest/application-properties", headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401
+
+
+def test_form_writes_need_the_xsrf_header(server: LiveServer) -> None:
+    with server.client() as c:
+        r = c.post("/rest/api/latest/projects", data={"key": "X"})
+        assert r.status_code == 403
+        assert r.json()["errors"][0]["message"] == "XSRF check failed"
+        # With the header the request reaches the resource (which then judges the body itself).
+        r = c.post("/rest/api/latest/projects", data={"key": "X"}, headers={"X-Atlassian-Token": "no-check"})
+        assert r.status_code != 403
+        # JSON bodies need no header; reads are never blocked.
+        assert c.get("/rest/api/latest/application-properties",
+                     headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 200

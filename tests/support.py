@@ -1,0 +1,121 @@
+"""Test support: a real culm server on a loopback port, on SQLite or a throwaway PostgreSQL database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ADMIN = ("admin", "admin-Secret-1")
+# Set to a PostgreSQL server URL (e.g. postgresql://postgres@127.0.0.1:5432) to run on PostgreSQL.
+PG_ENV = "CULM_TEST_DATABASE"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def postgres_server() -> str | None:
+    value = os.environ.get(PG_ENV, "")
+    return value.rstrip("/") if value.startswith("postgres") else None
+
+
+@contextmanager
+def throwaway_database() -> Iterator[str | None]:
+    """A fresh database URL (PostgreSQL when configured, else None = SQLite in the home)."""
+    server = postgres_server()
+    if server is None:
+        yield None
+        return
+    import psycopg
+
+    name = f"culm_t_{uuid.uuid4().hex[:12]}"
+    admin_url = server + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class LiveServer:
+    """`culm serve` in a subprocess, exactly as an operator starts it."""
+
+    def __init__(self, home: Path, database_url: str | None, extra_env: dict[str, str] | None = None) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.database_url = database_url
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CULM_")}
+        env.update({"CULM_ADMIN_PASSWORD": ADMIN[1], "CULM_LOGIN_MAX_FAILURES": "50"})
+        if database_url:
+            env["CULM_DATABASE_URL"] = database_url
+        env.update(extra_env or {})
+        self.log = open(home / "server.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "culm.cli", "serve", "--home", str(home), "--port", str(self.port)],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self._wait()
+
+    def _wait(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("culm exited at start:\n" + (self.home / "server.log").read_text())
+            try:
+                httpx.get(self.url + "/rest/api/latest/application-properties", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("culm did not start:\n" + (self.home / "server.log").read_text())
+
+    def client(self, auth: tuple[str, str] | None = ADMIN, **kw: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=auth, timeout=60, **kw)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@contextmanager
+def live_server(extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    home = Path(tempfile.mkdtemp(prefix="culm-test-"))
+    with throwaway_database() as url:
+        server = LiveServer(home, url, extra_env)
+        try:
+            yield server
+        finally:
+            server.stop()
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def git(*args: str, cwd: Path | str | None = None, check: bool = True, input: bytes | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real git program (tests only; the product runs git only from `culm.git`)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(["git", *args], cwd=cwd, check=check, capture_output=True, text=True,
+                          env=full_env, input=input.decode() if input else None)
+
+
+def cred_url(server: LiveServer, path: str, user: str, password: str) -> str:
+    return f"http://{user}:{password}@127.0.0.1:{server.port}{path}"
