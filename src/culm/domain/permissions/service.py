@@ -2,7 +2,9 @@
 
 Global ADMIN and above can administer every project and repository; project permissions apply to
 all repositories of the project; public projects and repositories are readable by anyone.
-Access tokens narrow their owner's rights to the token's permissions and scope.
+A personal (USER) access token narrows its owner's rights to the token's permissions. A PROJECT or
+REPOSITORY token acts as its own bot user (type SERVICE, unlicensed) whose rights are exactly the
+token's permissions on that project or repository, whatever else the bot might hold.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ class Principal:
     def anonymous(self) -> bool:
         return self.user is None
 
+    @property
+    def is_bot(self) -> bool:
+        """A project or repository token: rights come from the token alone."""
+        return self.token is not None and self.token.scope in ("PROJECT", "REPOSITORY")
+
     def group_ids(self, session: Session) -> list[int]:
         if self._groups is None:
             self._groups = user_group_ids(session, self.user.id) if self.user else []
@@ -50,7 +57,7 @@ class Principal:
 
     def global_level(self, session: Session) -> int:
         """The user's own global level, not narrowed by a token (tokens never act as admins)."""
-        if self.user is None:
+        if self.user is None or self.is_bot:
             return L.NONE
         if self._global is None:
             names = session.scalars(
@@ -87,6 +94,8 @@ class Principal:
         """Own level on the project (READ/WRITE/ADMIN), ignoring public access."""
         if self.user is None:
             return L.NONE
+        if self.is_bot:
+            return self._token_cap(project.id, None)
         if self.global_level(session) < L.G_LICENSED:
             return L.NONE
         is_owner = project.type == "PERSONAL" and project.owner_id == self.user.id
@@ -110,6 +119,8 @@ class Principal:
         public = L.READ if (repo.public or project.public) else L.NONE
         if self.user is None:
             return public
+        if self.is_bot:
+            return max(self._token_cap(project.id, repo.id), public)
         if self.global_level(session) < L.G_LICENSED:
             return public
         cap = self._token_cap(project.id, repo.id)

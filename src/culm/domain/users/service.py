@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from culm.core.config import get_settings
+from culm.core.credential_cache import verified_passwords
 from culm.core.errors import (
     DuplicateEntity,
     IncorrectCredentials,
@@ -140,44 +141,74 @@ def set_password(session: Session, user: User, password: str | None) -> None:
     user.password_hash = hash_password(password)
 
 
-def check_throttle(session: Session, name: str) -> None:
-    """Refuse further attempts for a name that failed too often inside the window."""
+CAPTCHA_MESSAGE = (
+    "Maximum number of failed login attempts exceeded. You must wait before you can authenticate "
+    "again, or log in through the web interface and complete the CAPTCHA challenge."
+)
+
+
+def check_throttle(session: Session, name: str) -> LoginFailure | None:
+    """Refuse further attempts for a name that failed too often inside the window, even with the
+    right password (Bitbucket's CAPTCHA lock). Returns the failure row, if any."""
     s = get_settings()
-    row = session.get(LoginFailure, name.lower())
+    row = session.get(LoginFailure, name.lower()[:255])
     if row is None:
-        return
+        return None
     if now_ms() - row.window_start > s.login_window_seconds * 1000:
-        return
+        return row
     if row.count >= s.login_max_failures:
-        raise TooManyFailedLogins(
-            "Too many failed login attempts. Wait a minute before trying again.",
-        )
+        raise TooManyFailedLogins(CAPTCHA_MESSAGE)
+    return row
 
 
 def record_failure(session: Session, name: str) -> None:
+    """Count one failed login in a single atomic upsert, so concurrent failures on any node all count.
+
+    A row whose window has passed restarts at 1; the decision is made by the database on the row it
+    holds locked, not on a value this process read earlier.
+    """
     s = get_settings()
-    key = name.lower()[:255]
-    row = session.get(LoginFailure, key)
     now = now_ms()
-    if row is None:
-        session.add(LoginFailure(name_lower=key, count=1, window_start=now))
-    elif now - row.window_start > s.login_window_seconds * 1000:
-        row.count, row.window_start = 1, now
+    cutoff = now - s.login_window_seconds * 1000
+    table = LoginFailure.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
     else:
-        row.count += 1
+        from sqlalchemy.dialects.sqlite import insert
+    expired = table.c.window_start < cutoff
+    stmt = insert(table).values(name_lower=name.lower()[:255], count=1, window_start=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.name_lower],
+        set_={
+            "count": case((expired, 1), else_=table.c.count + 1),
+            "window_start": case((expired, now), else_=table.c.window_start),
+        },
+    )
+    session.execute(stmt)
 
 
 def clear_failures(session: Session, name: str) -> None:
-    session.execute(delete(LoginFailure).where(LoginFailure.name_lower == name.lower()))
+    session.execute(delete(LoginFailure).where(LoginFailure.name_lower == name.lower()[:255]))
 
 
 def authenticate_password(session: Session, name: str, password: str) -> User | None:
-    """The user whose password this is, or None. Raises when the name is throttled."""
-    check_throttle(session, name)
+    """The user whose password this is, or None. Raises when the name is throttled.
+
+    A success within the last minutes (same user, password and stored hash) skips argon2: see
+    `core/credential_cache.py`. Failed attempts are never cached.
+    """
+    failures = check_throttle(session, name)
     user = get_user_by_name(session, name)
-    if user is not None and user.active and verify_password(user.password_hash, password):
-        return user
-    return None
+    if user is None or not user.active or not user.password_hash:
+        return None
+    if not verified_passwords.hit(user.id, user.password_hash, password):
+        if not verify_password(user.password_hash, password):
+            return None
+        verified_passwords.remember(user.id, user.password_hash, password)
+    if failures is not None:
+        clear_failures(session, name)
+    return user
 
 
 def incorrect_credentials() -> IncorrectCredentials:
