@@ -14,8 +14,9 @@ class AccessToken(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String(255))
     secret_hash: Mapped[str] = mapped_column(String(64))
-    # USER, PROJECT or REPOSITORY; the token acts as `user_id` (the owner, or the creator for
-    # project and repository tokens, which are limited to their project or repository).
+    # USER, PROJECT or REPOSITORY; the token acts as `user_id`: the owner of a USER token, or the
+    # token's own bot (type SERVICE, `bot-<id>`) for project and repository tokens, whose rights are
+    # exactly the token's on `project_id` / `repository_id`.
     scope: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     project_id: Mapped[int | None] = mapped_column(
