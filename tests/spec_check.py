@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft7Validator, ValidationError
+from jsonschema.exceptions import best_match
 
 _TOOL = Path(__file__).resolve().parents[1] / "tools" / "api_coverage.py"
 
@@ -37,12 +38,12 @@ class SpecMismatch(AssertionError):
     """A response that a client written against the spec would not expect."""
 
 
-# Properties the spec types as non-null but real servers send as null: (JSON path of the value in the
-# body, reason). Matched as a regular expression against jsonschema's `json_path`.
-NULL_ALLOWED: list[tuple[str, str]] = [
-    (r"\$\.errors\[\d+\]\.context",
+# Values the spec types as non-null but real servers send as null: (spec path of the operation or None for
+# any, JSON path of the value in the body, reason). Both are regular expressions matched in full.
+NULL_ALLOWED: list[tuple[str | None, str, str]] = [
+    (None, r"\$\.errors\[\d+\]\.context",
      "notes/bitbucket-api.md §2.2: `context` names the offending field, else it is null (LIVE-ERR)"),
-    (r"\$(\.values\[\d+\])?\.hash",
+    (r".*/tags(/\{name\})?", r"\$(\.values\[\d+\])?\.hash",
      "notes/bitbucket-api.md §4: RestTag `hash` (the tag object) is null for lightweight tags"),
 ]
 
@@ -121,13 +122,13 @@ class SpecChecker:
         if found is None:
             # Not a spec operation (or an unknown route): only the error body has a known shape.
             if status >= 400 and is_json and self.errors_schema is not None:
-                return self._validate(self.errors_schema, body)
+                return self._validate(self.errors_schema, body, None)
             return []
         responses = found.op.get("responses", {})
         response = responses.get(str(status)) or responses.get("default")
         if response is None:
             if status >= 400:
-                return self._validate(self.errors_schema, body) if is_json and self.errors_schema else []
+                return self._validate(self.errors_schema, body, found.path) if is_json and self.errors_schema else []
             if any(m == found.method and p == found.path and s == status for m, p, s, _ in STATUS_ALLOWED):
                 return []
             return [f"status {status} is not a documented response (documented: {', '.join(sorted(responses))})"]
@@ -136,13 +137,11 @@ class SpecChecker:
         schema = _json_schema_of(response)
         if schema is None:
             return []
-        return self._validate(to_json_schema(schema), body)
+        return self._validate(to_json_schema(schema), body, found.path)
 
-    def _validate(self, schema: dict | None, body: Any) -> list[str]:
-        if schema is None:
-            return []
+    def _validate(self, schema: dict, body: Any, op_path: str | None) -> list[str]:
         errors = sorted(self.validator(schema).iter_errors(body), key=lambda e: list(e.absolute_path))
-        return [_describe(e) for e in errors if not _exempt(e)]
+        return [_describe(e) for e in errors if not _exempt(e, op_path)]
 
 
 def _json_schema_of(response: dict) -> dict | None:
@@ -171,13 +170,16 @@ def _tool_shape_version(path: str) -> str:
     return re.sub(r"^/([^/]+)/1\.0(?=/|$)", r"/\1/latest", path)
 
 
-def _exempt(error: ValidationError) -> bool:
-    if error.validator == "type" and error.instance is None:
-        return any(re.fullmatch(pattern, error.json_path) for pattern, _ in NULL_ALLOWED)
-    return False
+def _exempt(error: ValidationError, op_path: str | None) -> bool:
+    if error.validator != "type" or error.instance is not None:
+        return False
+    return any((scope is None or (op_path is not None and re.fullmatch(scope, op_path)))
+               and re.fullmatch(pattern, error.json_path) for scope, pattern, _ in NULL_ALLOWED)
 
 
 def _describe(error: ValidationError) -> str:
+    if error.context:  # anyOf/oneOf (nullable $refs): say what failed inside the branch that fits best
+        error = best_match([error])
     message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
     return f"{error.json_path}: {message}"
 
