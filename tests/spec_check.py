@@ -139,6 +139,10 @@ class SpecChecker:
             return []
         return self._validate(to_json_schema(schema), body, found.path)
 
+    def component_problems(self, name: str, body: Any) -> list[str]:
+        """Validate a body against one named schema of `components` (shapes rendered outside a request)."""
+        return self._validate({"$ref": f"#/components/schemas/{name}"}, body, None)
+
     def _validate(self, schema: dict, body: Any, op_path: str | None) -> list[str]:
         errors = sorted(self.validator(schema).iter_errors(body), key=lambda e: list(e.absolute_path))
         return [_describe(e) for e in errors if not _exempt(e, op_path)]
