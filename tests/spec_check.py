@@ -116,24 +116,29 @@ class SpecChecker:
     def validator(self, schema: dict) -> Draft7Validator:
         return Draft7Validator({"allOf": [schema], "components": self.components})
 
-    def problems(self, method: str, path: str, status: int, body: Any, is_json: bool) -> list[str]:
-        """What is wrong with this response, per the spec (an empty list when nothing is)."""
+    def problems(self, method: str, path: str, status: int, body: Any, is_json: bool,
+                 has_body: bool | None = None) -> list[str]:
+        """What is wrong with this response, per the spec (an empty list when nothing is). `body` is the
+        parsed JSON when `is_json`; `has_body` says whether a non-JSON response carried any bytes."""
+        has_body = body is not None if has_body is None else has_body
         found = self.find(method, path)
-        if found is None:
-            # Not a spec operation (or an unknown route): only the error body has a known shape.
-            if status >= 400 and is_json and self.errors_schema is not None:
-                return self._validate(self.errors_schema, body, None)
-            return []
-        responses = found.op.get("responses", {})
+        responses = found.op.get("responses", {}) if found else {}
         response = responses.get(str(status)) or responses.get("default")
         if response is None:
-            if status >= 400:
-                return self._validate(self.errors_schema, body, found.path) if is_json and self.errors_schema else []
+            if status >= 400 or found is None:
+                # Undocumented error statuses and unknown routes still owe the product's error body.
+                if status < 400 or self.errors_schema is None:
+                    return []
+                if is_json:
+                    return self._validate(self.errors_schema, body, found.path if found else None)
+                return ["the error body is not JSON"] if has_body else []
             if any(m == found.method and p == found.path and s == status for m, p, s, _ in STATUS_ALLOWED):
                 return []
             return [f"status {status} is not a documented response (documented: {', '.join(sorted(responses))})"]
+        assert found is not None
         if not is_json:
-            return []
+            # Success content types in the spec are unreliable (it calls `/raw/{path}` JSON); error bodies are not.
+            return ["the error body is not JSON"] if has_body and status >= 400 and self.errors_schema else []
         schema = _json_schema_of(response)
         if schema is None:
             return []
@@ -213,6 +218,7 @@ def check_response(method: str, path: str, status: int, body: bytes | Any, conte
     if product is None:
         return
     is_json = "json" in content_type.lower()
+    has_body = bool(body) if isinstance(body, bytes | str) else body is not None
     if is_json and isinstance(body, bytes | str):
         if not body:
             is_json, body = False, None
@@ -221,7 +227,7 @@ def check_response(method: str, path: str, status: int, body: bytes | Any, conte
                 body = json.loads(body)
             except ValueError as exc:
                 raise SpecMismatch(f"{method} {path} -> {status}: body is not valid JSON ({exc})") from None
-    problems = checker(product).problems(method, path, status, body, is_json)
+    problems = checker(product).problems(method, path, status, body, is_json, has_body)
     if problems:
         found = checker(product).find(method, path)
         where = f"{found.op.get('operationId')} ({found.method} {found.path})" if found else "the error body"

@@ -159,3 +159,13 @@ def test_null_exemptions_are_scoped_to_their_operation(bitbucket: SpecChecker) -
     # Other nulls stay mismatches.
     assert bitbucket.problems("GET", A + "/application-properties", 200, {"version": None}, True) == [
         "$.version: None is not of type 'string'"]
+
+
+def test_error_bodies_must_be_json_success_bodies_need_not(bitbucket: SpecChecker) -> None:
+    with pytest.raises(SpecMismatch, match="the error body is not JSON"):
+        check_response("GET", A + "/no-such-thing", 404, b"Not Found", "text/plain")
+    with pytest.raises(SpecMismatch, match="the error body is not JSON"):
+        check_response("GET", A + "/projects/P", 404, b"<html/>", "text/html")
+    # The spec documents raw files as application/json; its success content types are not trusted.
+    check_response("GET", A + "/projects/P/repos/r/raw/README.md", 200, b"# hello", "text/plain")
+    check_response("DELETE", A + "/projects/P/repos/r", 202, b"", "")
