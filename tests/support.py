@@ -196,3 +196,16 @@ def create_repo(client: httpx.Client, project_key: str, name: str, **fields: obj
     r = client.post(f"/rest/api/latest/projects/{project_key}/repos", json={"name": name, **fields})
     assert r.status_code == 201, r.text
     return r.json()
+
+
+def validating_client(server: LiveServer, auth: tuple[str, str] | None = ADMIN, **kw: object) -> httpx.Client:
+    """A client whose every response under `/rest/` is checked against the reference spec
+    (tests/spec_check.py): a body or status a Bitbucket client would not expect raises AssertionError."""
+    from spec_check import check_response
+
+    def check(response: httpx.Response) -> None:
+        response.read()
+        check_response(response.request.method, response.request.url.path, response.status_code,
+                       response.content, response.headers.get("content-type", ""))
+
+    return server.client(auth=auth, event_hooks={"response": [check]}, **kw)

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from support import LiveServer, git
+import httpx
+import pytest
+
+from support import LiveServer, git, validating_client
+
+
+@pytest.fixture(scope="module")
+def admin(server: LiveServer) -> Iterator[httpx.Client]:
+    """The administrator's client, checking every response against the reference spec."""
+    with validating_client(server) as c:
+        yield c
 
 
 def test_create_project_and_repo_then_clone_path_exists(server: LiveServer, admin, tmp_path: Path) -> None:
@@ -65,7 +76,7 @@ def test_personal_repository(server: LiveServer, admin) -> None:
 def test_anonymous_cannot_see_private_repo(server: LiveServer, admin) -> None:
     admin.post("/rest/api/latest/projects", json={"key": "PRIV", "name": "Priv"})
     admin.post("/rest/api/latest/projects/PRIV/repos", json={"name": "secret"})
-    with server.client(auth=None) as anon:
+    with validating_client(server, auth=None) as anon:
         r = anon.get("/rest/api/latest/projects/PRIV/repos/secret")
         assert r.status_code == 401
         assert r.json()["errors"][0]["exceptionName"].endswith("AuthenticationRequiredException")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from support import ADMIN, LiveServer
+from support import ADMIN, LiveServer, validating_client
 
 
 def test_application_properties_on_both_versions(server: LiveServer) -> None:
-    with server.client() as c:
+    with validating_client(server) as c:
         for version in ("latest", "1.0"):
             r = c.get(f"/rest/api/{version}/application-properties")
             assert r.status_code == 200
@@ -17,12 +17,12 @@ def test_application_properties_on_both_versions(server: LiveServer) -> None:
 
 
 def test_trailing_slash_is_ignored(server: LiveServer) -> None:
-    with server.client() as c:
+    with validating_client(server) as c:
         assert c.get("/rest/api/latest/application-properties/").status_code == 200
 
 
 def test_wrong_password_is_401_with_challenge_and_error_body(server: LiveServer) -> None:
-    with server.client(auth=("admin", "wrong")) as c:
+    with validating_client(server, auth=("admin", "wrong")) as c:
         r = c.get("/rest/api/latest/application-properties")
     assert r.status_code == 401
     assert r.headers["www-authenticate"].startswith("Basic")
@@ -33,23 +33,23 @@ def test_wrong_password_is_401_with_challenge_and_error_body(server: LiveServer)
 
 
 def test_unknown_route_is_404_in_error_shape(server: LiveServer) -> None:
-    with server.client() as c:
+    with validating_client(server) as c:
         r = c.get("/rest/api/latest/no-such-thing")
     assert r.status_code == 404
     assert set(r.json()["errors"][0]) == {"context", "message", "exceptionName"}
 
 
 def test_malformed_basic_header_is_401(server: LiveServer) -> None:
-    with server.client(auth=None) as c:
+    with validating_client(server, auth=None) as c:
         r = c.get("/rest/api/latest/application-properties", headers={"Authorization": "Basic !!!"})
     assert r.status_code == 401
-    with server.client(auth=None) as c:
+    with validating_client(server, auth=None) as c:
         r = c.get("/rest/api/latest/application-properties", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401
 
 
 def test_form_writes_need_the_xsrf_header(server: LiveServer) -> None:
-    with server.client() as c:
+    with validating_client(server) as c:
         r = c.post("/rest/api/latest/projects", data={"key": "X"})
         assert r.status_code == 403
         assert r.json()["errors"][0]["message"] == "XSRF check failed"

@@ -17,7 +17,7 @@ def links_self(href: str) -> dict[str, Any]:
 
 
 def user_json(user: User, base: str) -> dict[str, Any]:
-    return {
+    body = {
         "name": user.name,
         "emailAddress": user.email,
         "active": user.active,
@@ -27,6 +27,12 @@ def user_json(user: User, base: str) -> dict[str, Any]:
         "type": user.type,
         "links": links_self(f"{base}/users/{user.slug}"),
     }
+    return _without_nulls(body)
+
+
+def _without_nulls(body: dict[str, Any]) -> dict[str, Any]:
+    """Bitbucket leaves out unset fields (no e-mail, never logged in) instead of sending null."""
+    return {k: v for k, v in body.items() if v is not None}
 
 
 def detailed_user_json(user: User, base: str) -> dict[str, Any]:
@@ -40,7 +46,7 @@ def detailed_user_json(user: User, base: str) -> dict[str, Any]:
             "lastAuthenticationTimestamp": user.last_authentication,
         }
     )
-    return body
+    return _without_nulls(body)
 
 
 def project_json(project: Project, base: str, owner: User | None = None) -> dict[str, Any]:
