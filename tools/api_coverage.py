@@ -204,16 +204,15 @@ def report(cov: Coverage, product: str, prefix: str, missing: bool, extra: bool)
     return "\n".join(lines)
 
 
-def as_json(cov: Coverage, product: str, prefix: str) -> dict:
+def as_json(cov: Coverage, prefix: str) -> dict:
     def op_json(op: Operation) -> dict:
         return {"method": op.method, "path": prefix + op.path, "operationId": op.operation_id, "tag": op.tag}
 
     return {
-        "product": product,
-        "covered": len(cov.covered),
+        "served": len(cov.covered),
         "total": len(cov.operations),
-        "tags": {tag: {"covered": c, "total": t} for tag, (c, t) in cov.by_tag().items()},
-        "covered_operations": [op_json(op) for op in cov.operations if op in cov.covered],
+        "tags": {tag: {"served": c, "total": t} for tag, (c, t) in cov.by_tag().items()},
+        "served_operations": [op_json(op) for op in cov.operations if op in cov.covered],
         "missing": [op_json(op) for op in cov.missing()],
         "extra_routes": [{"method": m, "path": prefix + p} for m, p in cov.extra_routes],
     }
@@ -221,17 +220,27 @@ def as_json(cov: Coverage, product: str, prefix: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--product", choices=sorted(PRODUCTS), default="bitbucket")
+    parser.add_argument("--product", choices=sorted(PRODUCTS), action="append",
+                        help="only this product (repeatable; default: every product)")
     parser.add_argument("--missing", action="store_true", help="list the operations culm does not serve")
     parser.add_argument("--extra", action="store_true", help="list routes that match no operation")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
-    product = PRODUCTS[args.product]
-    cov = match(spec_operations(load_spec(args.product), product), app_routes(product.prefix))
-    if args.json:
-        print(json.dumps(as_json(cov, args.product, product.prefix), indent=2))
-    else:
-        print(report(cov, args.product, product.prefix, args.missing, args.extra))
+    ref_dir = reference_dir()
+    results: dict[str, dict] = {}
+    texts: list[str] = []
+    for name in args.product or list(PRODUCTS):
+        product = PRODUCTS[name]
+        if not (ref_dir / product.spec_file).is_file():
+            # The reference documents live outside the project; without them there is nothing to compare.
+            note = f"reference document {ref_dir / product.spec_file} not found (set CULM_REFERENCE_DIR)"
+            results[name] = {"served": None, "total": None, "error": note}
+            texts.append(f"{name}: skipped: {note}")
+            continue
+        cov = match(spec_operations(load_spec(name, ref_dir), product), app_routes(product.prefix))
+        results[name] = as_json(cov, product.prefix)
+        texts.append(report(cov, name, product.prefix, args.missing, args.extra))
+    print(json.dumps(results, indent=2) if args.json else "\n\n".join(texts))
     return 0
 
 

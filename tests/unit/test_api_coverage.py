@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,8 +91,8 @@ def test_counts_per_tag_and_extra_routes() -> None:
     assert tags["(untagged)"] == (0, 1)
     assert sum(t for _, t in tags.values()) == len(ops()) == 8
     assert result.extra_routes == [("GET", "/api/latest/nothing")]
-    out = cov.as_json(result, "fake", "/rest")
-    assert (out["covered"], out["total"]) == (2, 8)
+    out = cov.as_json(result, "/rest")
+    assert (out["served"], out["total"]) == (2, 8)
     assert {"method": "POST", "path": "/rest/api/latest/projects", "operationId": "create",
             "tag": "Project"} in out["missing"]
     text = cov.report(result, "fake", "/rest", missing=True, extra=True)
@@ -104,8 +105,21 @@ def test_command_reports_the_real_app_against_the_real_spec() -> None:
         pytest.skip("reference spec not found (set CULM_REFERENCE_DIR)")
     run = subprocess.run([sys.executable, str(REPO / "tools" / "api_coverage.py"), "--json"],
                          capture_output=True, text=True, check=True)
-    out = json.loads(run.stdout)
+    both = json.loads(run.stdout)
+    assert set(both) == {"bitbucket", "bamboo"}
+    out = both["bitbucket"]
     assert out["total"] == 572
-    served = {(o["method"], o["path"]) for o in out["covered_operations"]}
+    served = {(o["method"], o["path"]) for o in out["served_operations"]}
     assert ("GET", "/rest/api/latest/application-properties") in served
     assert ("POST", "/rest/api/latest/projects/{projectKey}/repos") in served
+
+
+def test_command_says_when_the_reference_is_absent(tmp_path: Path) -> None:
+    env = {**os.environ, "CULM_REFERENCE_DIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, str(REPO / "tools" / "api_coverage.py"), "--json"],
+                         capture_output=True, text=True, check=True, env=env)
+    out = json.loads(run.stdout)
+    assert out["bitbucket"]["served"] is None and "not found" in out["bitbucket"]["error"]
+    text = subprocess.run([sys.executable, str(REPO / "tools" / "api_coverage.py")],
+                          capture_output=True, text=True, check=True, env=env).stdout
+    assert "bitbucket: skipped: reference document" in text
