@@ -196,3 +196,20 @@ def create_repo(client: httpx.Client, project_key: str, name: str, **fields: obj
     r = client.post(f"/rest/api/latest/projects/{project_key}/repos", json={"name": name, **fields})
     assert r.status_code == 201, r.text
     return r.json()
+
+
+def personal_token(server: LiveServer, name: str, permissions: str = "PROJECT_ADMIN REPO_ADMIN") -> str:
+    """A personal (USER) HTTP access token for `name`, stored straight in the database; returns the raw token."""
+    import secrets
+
+    from culm.core.security import new_token
+    from culm.domain.tokens.models import AccessToken
+    from culm.domain.users import service as users
+
+    token_id = secrets.randbelow(10**11) + 10**11
+    raw, digest = new_token(str(token_id))
+    with server_db(server) as session:
+        user = users.require_user(session, name)  # type: ignore[arg-type]
+        session.add(AccessToken(id=token_id, name=f"test-{token_id}", secret_hash=digest,  # type: ignore[attr-defined]
+                                scope="USER", user_id=user.id, permissions=permissions))
+    return raw

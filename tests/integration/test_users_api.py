@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import secrets
-
 import httpx
 import pytest
 
-from support import USER_PASSWORD, LiveServer, create_repo, create_user, grant_project, grant_repo, server_db
+from support import (
+    USER_PASSWORD,
+    LiveServer,
+    create_repo,
+    create_user,
+    grant_project,
+    grant_repo,
+    personal_token,
+    server_db,
+)
 
 U = "/rest/api/latest/users"
 NO_SUCH_USER = "com.atlassian.bitbucket.user.NoSuchUserException"
@@ -15,21 +22,6 @@ NO_SUCH_USER = "com.atlassian.bitbucket.user.NoSuchUserException"
 
 def names(page: dict) -> list[str]:
     return [v["name"] for v in page["values"]]
-
-
-def user_token(server: LiveServer, name: str) -> str:
-    """A personal access token for `name`, stored straight in the database (tokens have their own API)."""
-    from culm.core.security import new_token
-    from culm.domain.tokens.models import AccessToken
-    from culm.domain.users import service as users
-
-    token_id = secrets.randbelow(10**11) + 10**11
-    raw, digest = new_token(str(token_id))
-    with server_db(server) as session:
-        user = users.require_user(session, name)  # type: ignore[arg-type]
-        session.add(AccessToken(id=token_id, name="t", secret_hash=digest, scope="USER", user_id=user.id,  # type: ignore[attr-defined]
-                                permissions="PROJECT_ADMIN REPO_ADMIN"))
-    return raw
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +123,7 @@ def test_update_own_details(server: LiveServer, people: None) -> None:
         assert r.status_code == 200 and r.json()["emailAddress"] == "d2@example.org"
     with server.client(auth=None) as anon:
         assert anon.put(U, json={"displayName": "x"}).status_code == 401
-    token = user_token(server, "dave")
+    token = personal_token(server, "dave")
     with server.client(auth=None, headers={"Authorization": f"Bearer {token}"}) as tok:
         assert tok.get(f"{U}/dave").status_code == 200
         r = tok.put(U, json={"displayName": "Token Dave"})
