@@ -202,6 +202,7 @@ def personal_token(server: LiveServer, name: str, permissions: str = "PROJECT_AD
     """A personal (USER) HTTP access token for `name`, stored straight in the database; returns the raw token."""
     import secrets
 
+    import culm.domain.models  # noqa: F401  (every table known, so the token's foreign keys resolve)
     from culm.core.security import new_token
     from culm.domain.tokens.models import AccessToken
     from culm.domain.users import service as users

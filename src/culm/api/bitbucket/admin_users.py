@@ -125,7 +125,7 @@ def erase(request: Request, session: Session = Depends(db), who: Principal = Dep
 def groups_of_user(request: Request, session: Session = Depends(db), who: Principal = Depends(principal),
                    req: PageRequest = Depends(page)) -> dict[str, Any]:
     require_global(session, who, L.G_LICENSED)
-    user = users.require_user(session, _context(request))
+    user = users.require_named_user(session, _context(request))
     stmt = queries.listed_groups(request.query_params.get("filter"), [queries.has_member(user.id)])
     return page_query(session, stmt, req, group_json)
 
@@ -134,6 +134,6 @@ def groups_of_user(request: Request, session: Session = Depends(db), who: Princi
 def other_groups_of_user(request: Request, session: Session = Depends(db), who: Principal = Depends(principal),
                          req: PageRequest = Depends(page)) -> dict[str, Any]:
     require_global(session, who, L.G_LICENSED)
-    user = users.require_user(session, _context(request))
+    user = users.require_named_user(session, _context(request))
     stmt = queries.listed_groups(request.query_params.get("filter"), [queries.lacks_member(user.id)])
     return page_query(session, stmt, req, group_json)

@@ -124,7 +124,7 @@ def set_for(session: Session, caller: User, names: list[str], permission: str | 
             _outranks(session, before, group_level(session, g.id), f"the group {g.name}")
             _set_row(session, permission, group_id=g.id)
         else:
-            u = users.require_user(session, name)
+            u = users.require_named_user(session, name)
             _outranks(session, before, user_level(session, u.id), f"the user {u.name}")
             _set_row(session, permission, user_id=u.id)
     check_not_weakened(session, caller, before)
@@ -139,7 +139,7 @@ def revoke_for(session: Session, caller: User, name: str | None, *, group: bool)
         _outranks(session, before, group_level(session, g.id), f"the group {g.name}")
         session.execute(delete(GlobalPermission).where(GlobalPermission.group_id == g.id))
     else:
-        u = users.require_user(session, name)
+        u = users.require_named_user(session, name)
         _outranks(session, before, user_level(session, u.id), f"the user {u.name}")
         session.execute(delete(GlobalPermission).where(GlobalPermission.user_id == u.id))
     check_not_weakened(session, caller, before)

@@ -61,7 +61,7 @@ def create_user(session: Session, name: str | None, password: str | None, displa
 
 def update_details(session: Session, caller: User, body: dict[str, Any]) -> User:
     """`PUT /admin/users`: `name` picks the user; `displayName` and `email` change."""
-    user = users.require_user(session, _name(body.get("name")))
+    user = users.require_named_user(session, _name(body.get("name")))
     _not_above(session, caller, user, PermissionDenied, "update")
     if "displayName" in body:
         user.display_name = users.validate_display_name(body["displayName"], required=True)  # type: ignore[assignment]
@@ -74,7 +74,7 @@ def update_details(session: Session, caller: User, body: dict[str, Any]) -> User
 
 def set_password(session: Session, caller: User, body: dict[str, Any]) -> None:
     """`PUT /admin/users/credentials`."""
-    user = users.require_user(session, _name(body.get("name")))
+    user = users.require_named_user(session, _name(body.get("name")))
     _not_above(session, caller, user, PermissionDenied, "change the password of")
     users.set_password(session, user, body.get("password"), body.get("passwordConfirm"),
                        check_confirm="passwordConfirm" in body)
@@ -89,7 +89,7 @@ def _move_personal_project(session: Session, user: User, old_slug: str) -> None:
 
 def rename(session: Session, caller: User, body: dict[str, Any]) -> User:
     """`POST /admin/users/rename`: a new login name and slug; the personal project follows."""
-    user = users.require_user(session, _name(body.get("name")))
+    user = users.require_named_user(session, _name(body.get("name")))
     new_name = users.validate_user_name(body.get("newName"))
     _not_above(session, caller, user, PermissionDenied, "rename")
     clash = session.scalar(select(User).where(User.name_lower == new_name.lower(), User.id != user.id))
@@ -109,7 +109,7 @@ def delete_user(session: Session, caller: User, name: str | None) -> User:
     The row stays (marked deleted) so history keeps its author and erasure can find it; creating a
     user of the same name later revives it.
     """
-    user = users.require_user(session, _name(name))
+    user = users.require_named_user(session, _name(name))
     if user.id == caller.id:
         raise Conflict("You cannot delete yourself.")
     _not_above(session, caller, user, Forbidden, "delete")
@@ -124,7 +124,7 @@ def delete_user(session: Session, caller: User, name: str | None) -> User:
 
 def clear_captcha(session: Session, caller: User, name: str | None) -> None:
     """`DELETE /admin/users/captcha`: forget the failed logins that lock the user out."""
-    user = users.require_user(session, _name(name))
+    user = users.require_named_user(session, _name(name))
     _not_above(session, caller, user, Forbidden, "clear the CAPTCHA of")
     users.clear_failures(session, user.name)
 
@@ -173,7 +173,7 @@ def _names(value: object, context: str) -> list[str]:
 
 def add_user_to_groups(session: Session, caller: User, user_name: object, group_names: object) -> None:
     """`POST /admin/users/add-groups` (and the older `add-group`)."""
-    user = users.require_user(session, _name(user_name, "user"))
+    user = users.require_named_user(session, _name(user_name, "user"))
     groups = [users.require_group(session, g) for g in _names(group_names, "groups")]
     for group in groups:
         _may_grant_group(session, caller, group)
@@ -183,7 +183,7 @@ def add_user_to_groups(session: Session, caller: User, user_name: object, group_
 def add_users_to_group(session: Session, caller: User, group_name: object, user_names: object) -> None:
     """`POST /admin/groups/add-users` (and the older `add-user`)."""
     group = users.require_group(session, _name(group_name, "group"))
-    members = [users.require_user(session, u) for u in _names(user_names, "users")]
+    members = [users.require_named_user(session, u) for u in _names(user_names, "users")]
     _may_grant_group(session, caller, group)
     for user in members:
         users.add_to_group(session, user, group)
@@ -191,7 +191,7 @@ def add_users_to_group(session: Session, caller: User, group_name: object, user_
 
 def remove_user_from_group(session: Session, caller: User, user_name: object, group_name: object) -> None:
     """`POST /admin/users/remove-group` and `/admin/groups/remove-user`."""
-    user = users.require_user(session, _name(user_name, "user"))
+    user = users.require_named_user(session, _name(user_name, "user"))
     group = users.require_group(session, _name(group_name, "group"))
     _may_grant_group(session, caller, group)
     before = gs.user_level(session, caller.id)

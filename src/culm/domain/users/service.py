@@ -56,6 +56,14 @@ def require_user(session: Session, slug_or_name: str) -> User:
     return user
 
 
+def require_named_user(session: Session, name: str) -> User:
+    """Admin endpoints name users by login name (`?name=`); a slug is accepted when no name matches."""
+    user = get_user_by_name(session, name) or get_user_by_slug(session, name)
+    if user is None:
+        raise NoSuchUser(f"User {name} does not exist.")
+    return user
+
+
 def get_group(session: Session, name: str) -> Group | None:
     return session.scalar(select(Group).where(Group.name_lower == name.lower()))
 
