@@ -171,3 +171,21 @@ def test_user_settings(server: LiveServer, admin: httpx.Client, people: None) ->
     assert admin.get(f"{U}/nobody/settings").status_code == 404
     with server.client(auth=None) as anon:
         assert anon.get(f"{U}/carol/settings").status_code == 401
+
+
+def test_nul_characters_are_refused_not_crashed(server: LiveServer, admin: httpx.Client, people: None) -> None:
+    """PostgreSQL cannot store NUL in text: such input is a 4xx (or simply matches nothing), never a 500."""
+    assert admin.get(U, params={"filter": "a\x00"}).status_code == 200
+    assert admin.get(f"{U}/ali%00ce").status_code == 404
+    assert admin.get(U, params={"permission": "PROJECT_READ", "permission.projectKey": "A\x00"}).status_code == 400
+    assert admin.get(U, params={"group": "x\x00"}).json()["values"] == []
+    assert admin.put(U, json={"displayName": "a\x00b"}).status_code == 400
+    assert admin.put(U, json={"email": "a\x00@b.c"}).status_code == 400
+    assert admin.post(f"{U}/admin/settings", json={"k\x00": 1}).status_code == 400
+    assert admin.post(f"{U}/admin/settings", json={"k": "v\x00"}).status_code == 204
+    assert admin.delete("/rest/api/latest/admin/groups", params={"name": "g\x00"}).status_code == 404
+    assert admin.post("/rest/api/latest/admin/groups", params={"name": "g\x00"}).status_code == 400
+    assert admin.post("/rest/api/latest/admin/users", params={"name": "n\x00", "password": "p", "displayName": "d",
+                                                              "emailAddress": "e@x.y"}).status_code == 400
+    assert admin.put("/rest/api/latest/admin/permissions/users",
+                     params={"name": "n\x00", "permission": "ADMIN"}).status_code == 404

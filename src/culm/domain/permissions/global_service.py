@@ -148,7 +148,7 @@ def revoke_for(session: Session, caller: User, name: str | None, *, group: bool)
 # ---- lists (statements; the API pages them in the database) ----------------------------------------
 
 def _text(col: object, text: str) -> ColumnElement[bool]:
-    return func.lower(col).contains(text.lower(), autoescape=True)  # type: ignore[arg-type]
+    return func.lower(col).contains(text.replace("\x00", "").lower(), autoescape=True)  # type: ignore[arg-type]
 
 
 def users_with_permission(text: str | None):  # type: ignore[no-untyped-def]

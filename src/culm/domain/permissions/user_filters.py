@@ -101,6 +101,9 @@ def one_filter(session: Session, root: str, params: Mapping[str, str]) -> Column
 
 def permission_filters(session: Session, params: Mapping[str, str]) -> list[ColumnElement[bool]]:
     """Conditions for `permission` and `permission.1`, `permission.2`, ... (numbering must be continuous)."""
+    for key, value in params.items():
+        if key.startswith("permission") and "\x00" in value:
+            raise ValidationError(f"'{key}' contains a NUL character.", context=key)
     roots = ["permission"] if params.get("permission") else []
     n = 1
     while params.get(f"permission.{n}") and len(roots) < MAX_FILTERS:

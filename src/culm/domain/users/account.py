@@ -81,7 +81,7 @@ def update_settings(session: Session, principal: Principal, slug: str, body: dic
     """Merge the given entries into the map; a null value removes its key."""
     user = _settings_owner(session, principal, slug)
     for key, value in body.items():
-        if not key or len(key) > MAX_SETTING_KEY:
+        if not key or len(key) > MAX_SETTING_KEY or "\x00" in key:
             raise ValidationError(f"Setting keys must be 1 to {MAX_SETTING_KEY} characters long.", context=key)
         if value is not None and not isinstance(value, (str, bool, int, float)):
             raise ValidationError(f"The value of '{key}' must be a string, a number or a boolean.", context=key)

@@ -14,7 +14,7 @@ from culm.domain.users.models import Group, GroupMember, User
 
 
 def _contains(col: Any, text: str) -> ColumnElement[bool]:
-    return func.lower(col).contains(text.lower(), autoescape=True)
+    return func.lower(col).contains(text.replace("\x00", "").lower(), autoescape=True)
 
 
 def user_matches(text: str) -> ColumnElement[bool]:

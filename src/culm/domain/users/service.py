@@ -23,17 +23,16 @@ from culm.domain.users.models import Group, GroupMember, LoginFailure, User
 DEFAULT_GROUP = "stash-users"
 MAX_NAME = 255
 _SLUG_BAD = re.compile(r"[^a-z0-9._-]")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+$")
 
 
 def slugify_user(name: str) -> str:
     return _SLUG_BAD.sub("_", name.lower())
 
 
-def validate_user_name(name: str | None) -> str:
-    if name is None or not str(name).strip():
+def validate_user_name(name: object) -> str:
+    if name is None or not isinstance(name, str) or not name.strip():
         raise ValidationError("The username is required.", context="name")
-    name = str(name)
     if len(name) > MAX_NAME:
         raise ValidationError(f"The username must be {MAX_NAME} characters or fewer.", context="name")
     if any(c in name for c in "/\\\x00") or name != name.strip() or name.startswith("~"):
@@ -42,10 +41,14 @@ def validate_user_name(name: str | None) -> str:
 
 
 def get_user_by_name(session: Session, name: str) -> User | None:
+    if "\x00" in name:  # PostgreSQL refuses NUL in text; no name contains one
+        return None
     return session.scalar(select(User).where(User.name_lower == name.lower(), User.deleted.is_(False)))
 
 
 def get_user_by_slug(session: Session, slug: str) -> User | None:
+    if "\x00" in slug:
+        return None
     return session.scalar(select(User).where(User.slug == slug.lower(), User.deleted.is_(False)))
 
 
@@ -65,6 +68,8 @@ def require_named_user(session: Session, name: str) -> User:
 
 
 def get_group(session: Session, name: str) -> Group | None:
+    if "\x00" in name:
+        return None
     return session.scalar(select(Group).where(Group.name_lower == name.lower()))
 
 
@@ -117,8 +122,8 @@ def validate_display_name(display_name: object, required: bool = False) -> str |
         if required:
             raise ValidationError("The display name is required.", context="displayName")
         return None
-    if not isinstance(display_name, str):
-        raise ValidationError("The display name must be a string.", context="displayName")
+    if not isinstance(display_name, str) or "\x00" in display_name:
+        raise ValidationError("The display name must be a string without NUL characters.", context="displayName")
     if len(display_name) > MAX_NAME:
         raise ValidationError(f"The display name must be {MAX_NAME} characters or fewer.", context="displayName")
     return display_name
