@@ -209,3 +209,21 @@ def validating_client(server: LiveServer, auth: tuple[str, str] | None = ADMIN, 
                        response.content, response.headers.get("content-type", ""))
 
     return server.client(auth=auth, event_hooks={"response": [check]}, **kw)
+
+
+def personal_token(server: LiveServer, name: str, permissions: str = "PROJECT_ADMIN REPO_ADMIN") -> str:
+    """A personal (USER) HTTP access token for `name`, stored straight in the database; returns the raw token."""
+    import secrets
+
+    import culm.domain.models  # noqa: F401  (every table known, so the token's foreign keys resolve)
+    from culm.core.security import new_token
+    from culm.domain.tokens.models import AccessToken
+    from culm.domain.users import service as users
+
+    token_id = secrets.randbelow(10**11) + 10**11
+    raw, digest = new_token(str(token_id))
+    with server_db(server) as session:
+        user = users.require_user(session, name)  # type: ignore[arg-type]
+        session.add(AccessToken(id=token_id, name=f"test-{token_id}", secret_hash=digest,  # type: ignore[attr-defined]
+                                scope="USER", user_id=user.id, permissions=permissions))
+    return raw

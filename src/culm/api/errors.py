@@ -31,7 +31,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CulmError)
     async def _culm_error(request: Request, exc: CulmError) -> JSONResponse:
         headers = None
-        if exc.status == 401 and getattr(request.state, "principal", None) is None:
+        who = getattr(request.state, "principal", None)
+        if exc.status == 401 and (who is None or who.anonymous):  # ask anonymous callers to log in
             headers = {"WWW-Authenticate": 'Basic realm="Atlassian Bitbucket"'}
         return bitbucket_error(exc.status, exc.message, exc.exception_name, exc.context, headers, **exc.extra)
 

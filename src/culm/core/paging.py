@@ -68,3 +68,12 @@ def page_list(items: Sequence[T], req: PageRequest, render: Callable[[T], Any]) 
     chunk = items[req.start : req.start + req.limit + 1]
     is_last = len(chunk) <= req.limit
     return page_envelope([render(x) for x in chunk[: req.limit]], req, is_last)
+
+
+def page_rows(
+    session: Session, stmt: Select[Any], req: PageRequest, render: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """`page_query` for statements selecting several entities per row (e.g. a user and its permission)."""
+    rows = list(session.execute(stmt.offset(req.start).limit(req.limit + 1)))
+    is_last = len(rows) <= req.limit
+    return page_envelope([render(r) for r in rows[: req.limit]], req, is_last)

@@ -6,7 +6,7 @@ from culm.domain.permissions.models import GlobalPermission, ProjectPermission, 
 from culm.domain.projects.models import Project
 from culm.domain.repos.models import Repository
 from culm.domain.tokens.models import AccessToken
-from culm.domain.users.models import Group, GroupMember, LoginFailure, User
+from culm.domain.users.models import Group, GroupMember, LoginFailure, User, UserSetting
 
 __all__ = [
     "AccessToken",
@@ -22,4 +22,5 @@ __all__ = [
     "RepoPermission",
     "Repository",
     "User",
+    "UserSetting",
 ]

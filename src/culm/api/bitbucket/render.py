@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from culm.api.urls import SSH_PORT, host_of
 from culm.domain.projects.models import Project
 from culm.domain.repos.models import Repository
-from culm.domain.users.models import User
+from culm.domain.users.models import Group, User
 
 
 def links_self(href: str) -> dict[str, Any]:
@@ -17,25 +17,23 @@ def links_self(href: str) -> dict[str, Any]:
 
 
 def user_json(user: User, base: str) -> dict[str, Any]:
-    body = {
-        "name": user.name,
-        "emailAddress": user.email,
+    """RestApplicationUser. Keys without a value are left out (Bitbucket omits them; null breaks schemas)."""
+    body: dict[str, Any] = {"name": user.name}
+    if user.email:
+        body["emailAddress"] = user.email
+    body.update({
         "active": user.active,
         "displayName": user.display_name,
         "id": user.id,
         "slug": user.slug,
         "type": user.type,
         "links": links_self(f"{base}/users/{user.slug}"),
-    }
-    return _without_nulls(body)
-
-
-def _without_nulls(body: dict[str, Any]) -> dict[str, Any]:
-    """Bitbucket leaves out unset fields (no e-mail, never logged in) instead of sending null."""
-    return {k: v for k, v in body.items() if v is not None}
+    })
+    return body
 
 
 def detailed_user_json(user: User, base: str) -> dict[str, Any]:
+    """RestDetailedUser: the user plus directory facts for administrators."""
     body = user_json(user, base)
     body.update(
         {
@@ -43,10 +41,17 @@ def detailed_user_json(user: User, base: str) -> dict[str, Any]:
             "deletable": True,
             "mutableDetails": True,
             "mutableGroups": True,
-            "lastAuthenticationTimestamp": user.last_authentication,
+            "createdTimestamp": user.created_date,
         }
     )
-    return _without_nulls(body)
+    if user.last_authentication is not None:
+        body["lastAuthenticationTimestamp"] = user.last_authentication
+    return body
+
+
+def group_json(group: Group) -> dict[str, Any]:
+    """RestDetailedGroup."""
+    return {"name": group.name, "deletable": True}
 
 
 def project_json(project: Project, base: str, owner: User | None = None) -> dict[str, Any]:
