@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
+import os
 from pathlib import Path
 
 import httpx
@@ -75,6 +77,9 @@ def test_push_of_many_commits(server: LiveServer, setup: dict, tmp_path: Path) -
     for i in range(300):
         lines += ["commit refs/heads/main", f"committer T <t@example.com> {1700000000 + i} +0000",
                   "data 5", f"c{i:03d}", f"M 644 inline f{i % 7}.txt", f"data {len(str(i))}", str(i)]
+    big = base64.b64encode(os.urandom(2_400_000)).decode()  # > http.postBuffer: a chunked request body
+    lines += ["commit refs/heads/main", "committer T <t@example.com> 1800000000 +0000", "data 3", "big",
+              "M 644 inline big.txt", f"data {len(big)}", big]
     git("fast-import", "--quiet", cwd=work, input=("\n".join(lines) + "\n").encode())
     head = git("rev-parse", "main", cwd=work).stdout.strip()
     git("push", admin_url(server, f"/scm/{KEY}/many.git"), "main", cwd=work)
@@ -82,7 +87,8 @@ def test_push_of_many_commits(server: LiveServer, setup: dict, tmp_path: Path) -
     assert ls.split()[0] == head
     clone = tmp_path / "clone"
     git("clone", "-q", admin_url(server, f"/scm/{KEY}/many.git"), str(clone))
-    assert git("rev-list", "--count", "HEAD", cwd=clone).stdout.strip() == "300"
+    assert git("rev-list", "--count", "HEAD", cwd=clone).stdout.strip() == "301"
+    assert (clone / "big.txt").read_text() == big
     events = refs_changed_events(server, setup["many"]["id"])
     assert [c["toHash"] for e in events for c in e["changes"]] == [head]
 
