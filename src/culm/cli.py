@@ -48,8 +48,10 @@ def _start_pushes(session_scope) -> None:  # type: ignore[no-untyped-def]
     """The hook secret exists, and pushes left unfinished by a crash are recorded before serving."""
     from culm.core import hook_secret
     from culm.domain.pushes.service import reconcile_open
+    from culm.git import hooks
 
     hook_secret.ensure()
+    hooks.install_all(get_settings().repositories_dir)
     reconcile_open(session_scope)
 
 

@@ -214,6 +214,12 @@ def test_lost_post_receive_is_recorded_on_server_start(tmp_path: Path) -> None:
             events = refs_changed_events(second, repo["id"])
             assert changes(events) == [("refs/heads/main", "ADD", ZERO, c1)]
             assert events[0]["actor_id"] == admin_id(second)
+            # Start also brought the broken hook back, so the next push is recorded directly.
+            hook = second.home / "shared" / "data" / "repositories" / str(repo["id"]) / "hooks" / "post-receive"
+            assert "culm.git.hookclient post-receive" in hook.read_text()
+            c2 = commit_file(work, "a.txt", "2")
+            git("push", "-q", remote(second, "crash"), "main", cwd=work)
+            assert changes(refs_changed_events(second, repo["id"]))[1:] == [("refs/heads/main", "UPDATE", c1, c2)]
         finally:
             second.stop()
 

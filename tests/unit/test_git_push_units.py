@@ -69,3 +69,15 @@ def test_hook_client_without_server_is_a_no_op(monkeypatch) -> None:  # type: ig
     monkeypatch.delenv("CULM_HOOK_URL", raising=False)
     assert hookclient.main(["hookclient", "pre-receive"]) == 0
     assert hookclient.main(["hookclient", "bogus"]) == 2
+
+
+def test_hooks_install_only_when_changed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    repo = tmp_path / "7"
+    (repo / "hooks").mkdir(parents=True)
+    (repo / "HEAD").write_text("ref: refs/heads/main\n")
+    (tmp_path / "not-a-repo").mkdir()
+    assert hooks.install_all(tmp_path) == 1
+    assert hooks.install_all(tmp_path) == 0
+    (repo / "hooks" / "post-receive").write_text("#!/bin/sh\nexit 0\n")
+    assert hooks.install_all(tmp_path) == 1
+    assert (repo / "hooks" / "post-receive").read_text() == hooks.script("post-receive")

@@ -183,6 +183,8 @@ async def smart_http(path: str, request: Request) -> Response:
         return _text(access.status, access.message, access.headers)
     protocol = protocol_value(request.headers.get("git-protocol"))
     repo_path = storage.repo_dir(access.repo_id)
+    if not repo_path.is_dir():
+        return _text(404, "The repository's data is missing.")
     env = _hook_env(access) if write and action != "info/refs" else None
     git = await GitService.start(repo_path, service, advertise=action == "info/refs", protocol=protocol, env=env)
     if action == "info/refs":
