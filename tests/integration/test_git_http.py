@@ -255,3 +255,16 @@ def test_delete_repository_after_pushes(server: LiveServer, admin, tmp_path: Pat
     assert admin.get(f"/rest/api/latest/projects/{KEY}/repos/doomed").status_code == 404
     r = git("ls-remote", admin_url(server, f"/scm/{KEY}/doomed.git"), check=False)
     assert r.returncode != 0 and "not found" in r.stderr
+
+
+def test_anonymous_clone_of_a_public_project(server: LiveServer, admin, tmp_path: Path) -> None:
+    r = admin.post("/rest/api/latest/projects", json={"key": "PUBP", "name": "Public project", "public": True})
+    assert r.status_code == 201, r.text
+    create_repo(admin, "PUBP", "inside")
+    work = tmp_path / "w"
+    git("init", "-q", "-b", "main", str(work))
+    sha = commit_file(work, "p.txt", "public project")
+    git("push", "-q", admin_url(server, "/scm/pubp/inside.git"), "main", cwd=work)
+    clone = tmp_path / "anon"
+    git("clone", "-q", url(server, "/scm/pubp/inside.git"), str(clone))
+    assert git("rev-parse", "HEAD", cwd=clone).stdout.strip() == sha
