@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from culm.api.deps import authenticate
 from culm.core import hook_secret
@@ -114,10 +114,13 @@ class GitResponse(StreamingResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         done = asyncio.Event()
+        first: list[Message] = []
 
         async def body() -> AsyncIterator[bytes]:
+            message: Message | None = first[0] if first else None
             while True:
-                message = await receive()
+                if message is None:
+                    message = await receive()
                 if message["type"] == "http.disconnect":
                     self.service.kill()
                     return
@@ -125,6 +128,7 @@ class GitResponse(StreamingResponse):
                     yield message["body"]
                 if not message.get("more_body", False):
                     return
+                message = None
 
         async def listen() -> None:
             """Feed the body (POST), then watch for the client going away mid-response."""
@@ -137,8 +141,13 @@ class GitResponse(StreamingResponse):
                         self.service.kill()
                     return
 
-        listener = asyncio.create_task(listen())
+        listener: asyncio.Task | None = None
         try:
+            if self.feed:
+                # Read before answering: the first receive() is what sends `100 Continue` to a
+                # client that asked for it (curl would otherwise wait a second).
+                first.append(await receive())
+            listener = asyncio.create_task(listen())
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             if self.prefix:
                 await send({"type": "http.response.body", "body": self.prefix, "more_body": True})
@@ -148,9 +157,10 @@ class GitResponse(StreamingResponse):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             done.set()
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await listener
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await listener
             await self.service.finish()
 
 
