@@ -227,3 +227,27 @@ def personal_token(server: LiveServer, name: str, permissions: str = "PROJECT_AD
         session.add(AccessToken(id=token_id, name=f"test-{token_id}", secret_hash=digest,  # type: ignore[attr-defined]
                                 scope="USER", user_id=user.id, permissions=permissions))
     return raw
+
+
+def commit_file(work: Path, name: str, text: str, message: str | None = None) -> str:
+    """Write a file in a work tree, commit it, and return the new commit's id (real git)."""
+    target = Path(work) / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    git("add", "--", name, cwd=work)
+    git("commit", "-q", "-m", message or f"change {name}", cwd=work)
+    return git("rev-parse", "HEAD", cwd=work).stdout.strip()
+
+
+def refs_changed_events(server: LiveServer, repo_id: int) -> list[dict]:
+    """The `repo:refs_changed` outbox events of a repository, oldest first, as {id, actorId, changes...}."""
+    import json
+
+    from sqlalchemy import select
+
+    from culm.domain.events.models import Event
+
+    with server_db(server) as session:
+        rows = session.scalars(select(Event).where(Event.repository_id == repo_id,  # type: ignore[attr-defined]
+                                                   Event.kind == "repo:refs_changed").order_by(Event.id))
+        return [{"id": e.id, "actor_id": e.actor_id, **json.loads(e.payload)} for e in rows]

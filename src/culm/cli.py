@@ -38,9 +38,21 @@ def _prepare() -> None:
     init_engine(url)
     with session_scope() as session:
         generated = ensure_defaults(session, s.admin_password)
+    _start_pushes(session_scope)
     if generated:
         typer.echo(f"Created the administrator 'admin' with password: {generated}")
         typer.echo("(shown once; change it with `culm admin set-password admin`)")
+
+
+def _start_pushes(session_scope) -> None:  # type: ignore[no-untyped-def]
+    """The hook secret exists, and pushes left unfinished by a crash are recorded before serving."""
+    from culm.core import hook_secret
+    from culm.domain.pushes.service import reconcile_open
+    from culm.git import hooks
+
+    hook_secret.ensure()
+    hooks.install_all(get_settings().repositories_dir)
+    reconcile_open(session_scope)
 
 
 @app.command()

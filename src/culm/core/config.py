@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     # Largest page any list answers, whatever `limit` asks (Bitbucket's page.max.* default).
     page_max: int = 1000
     git_bin: str = "git"
+    # Where push hooks reach this node's internal API (default: loopback on `port`).
+    hook_url: str | None = None
 
     @property
     def shared_dir(self) -> Path:
@@ -32,6 +34,12 @@ class Settings(BaseSettings):
     @property
     def repositories_dir(self) -> Path:
         return self.shared_dir / "data" / "repositories"
+
+    def effective_hook_url(self) -> str:
+        if self.hook_url:
+            return self.hook_url.rstrip("/")
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -4,6 +4,7 @@ from culm.domain.base import Base
 from culm.domain.events.models import ConsumerOffset, Event
 from culm.domain.permissions.models import GlobalPermission, ProjectPermission, RepoPermission
 from culm.domain.projects.models import Project
+from culm.domain.pushes.models import Push, PushUpdate, RefSnapshot
 from culm.domain.repos.models import Repository
 from culm.domain.tokens.models import AccessToken
 from culm.domain.users.models import Group, GroupMember, LoginFailure, User, UserSetting
@@ -18,6 +19,9 @@ __all__ = [
     "GroupMember",
     "LoginFailure",
     "Project",
+    "Push",
+    "PushUpdate",
+    "RefSnapshot",
     "ProjectPermission",
     "RepoPermission",
     "Repository",

@@ -101,6 +101,9 @@ def create(session: Session, project: Project, name: object, *, description: obj
     session.flush()
     if origin is not None:
         storage.fork(origin.id, repo.id, branch)
+        from culm.domain.pushes.service import adopt_current_refs
+
+        adopt_current_refs(session, repo.id)  # a fork's inherited refs are not ref changes
     else:
         storage.create(repo.id, branch)
     repo_id = repo.id

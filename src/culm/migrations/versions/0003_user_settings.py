@@ -1,7 +1,7 @@
 """user settings
 
 Revision ID: 0003_user_settings
-Revises: 0001
+Revises: 0002_git_push
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_user_settings"
-down_revision = "0001"
+down_revision = "0002_git_push"
 branch_labels = None
 depends_on = None
 
