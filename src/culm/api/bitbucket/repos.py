@@ -94,8 +94,9 @@ def search_repos(request: Request, session: Session = Depends(db), who: Principa
                  req: PageRequest = Depends(page)) -> dict[str, Any]:
     """Every repository the caller can see, narrowed by the spec's filters; paged in the database."""
     q = request.query_params
-    level = _repo_permission(request) or L.READ
-    stmt = _joined().where(visibility.repo_condition(session, who, level))
+    explicit = _repo_permission(request)
+    stmt = _joined().where(visibility.repo_condition(session, who, explicit or L.READ,
+                                                     include_public=explicit is None))
     name = (q.get("name") or "").strip()
     if name:
         stmt = stmt.where(Repository.name_lower.contains(name.lower()))

@@ -74,9 +74,13 @@ def project_condition(session: Session, who: Principal, level: int) -> ColumnEle
     return or_(public, and_(scope, _own_project(session, who, level)))
 
 
-def repo_condition(session: Session, who: Principal, level: int) -> ColumnElement[bool]:
-    """Repositories on which the caller has at least `level`. The query must join Project."""
-    public = or_(Repository.public.is_(True), Project.public.is_(True)) if level <= L.READ else false()
+def repo_condition(session: Session, who: Principal, level: int, *, include_public: bool = True
+                   ) -> ColumnElement[bool]:
+    """Repositories on which the caller has at least `level`. The query must join Project.
+    `include_public=False` drops the implicit read anyone has on public repositories (the global
+    search with an explicit `permission=REPO_READ`)."""
+    public = (or_(Repository.public.is_(True), Project.public.is_(True))
+              if level <= L.READ and include_public else false())
     if who.user is None or who.global_level(session) < L.G_LICENSED:
         return public
     scope, cap = _token_scope(who, with_repo=True)
