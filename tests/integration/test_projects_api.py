@@ -95,6 +95,7 @@ def test_list_visibility_filters_and_paging(server: LiveServer, admin, people) -
     grant_project(server, "VIS1", "rita", "PROJECT_ADMIN")
     grant_project(server, "VIS2", "stash-users", "PROJECT_WRITE", group=True)
     create_repo(admin, "VIS3", "inner")
+    create_repo(admin, "VIS4", "hidden")  # a repository rita cannot read does not make VIS4 visible
     grant_repo(server, "VIS3", "inner", "rita", "REPO_READ")
 
     with server.client(auth=("rita", USER_PASSWORD)) as rita:

@@ -2,7 +2,8 @@
 
 The same rules as `Principal.project_level` / `repo_level` (service.py), expressed as WHERE clauses so
 that lists are filtered and paged in the database, never by loading every row into Python.
-Queries using these conditions must select from (or join) `Project` and `Repository` as needed.
+Queries using these conditions must select from (or join) `Project` and `Repository` as needed; the
+subqueries correlate to them explicitly (auto-correlation stops at the nearest enclosing SELECT).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def _own_project(session: Session, who: Principal, level: int) -> ColumnElement[
             ProjectPermission.project_id == Project.id,
             ProjectPermission.permission.in_(names),
             _grantee(who, session, ProjectPermission),
-        )),
+        ).correlate(Project)),
     )
 
 
@@ -92,7 +93,7 @@ def repo_condition(session: Session, who: Principal, level: int, *, include_publ
             RepoPermission.repository_id == Repository.id,
             RepoPermission.permission.in_(_names_at_least(L.REPO, level)),
             _grantee(who, session, RepoPermission),
-        )),
+        ).correlate(Repository)),
     )
     return or_(public, and_(scope, own))
 
@@ -101,5 +102,6 @@ def project_view_condition(session: Session, who: Principal) -> ColumnElement[bo
     """PROJECT_VIEW: readable or public projects, and projects holding a repository the caller can read."""
     readable_repo = exists(
         select(Repository.id).where(Repository.project_id == Project.id, repo_condition(session, who, L.READ))
+        .correlate(Project)
     )
     return or_(project_condition(session, who, L.READ), readable_repo)
