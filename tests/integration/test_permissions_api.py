@@ -223,3 +223,23 @@ def test_atlassian_python_api(server: LiveServer, admin, people) -> None:
     assert list(bb.project_users("APA")) == []
     bb.delete_repo("APA", "apa-fork")
     assert not bb.repo_exists("APA", "apa-fork")
+
+
+def test_permission_search(server: LiveServer, admin, people) -> None:
+    create_repo(admin, "PSRCH", "repo")
+    base = f"{API}/projects/PSRCH/permissions"
+    admin.put(f"{base}/users", params={"name": "alice", "permission": "PROJECT_WRITE"})
+    admin.put(f"{base}/groups", params={"name": "qa", "permission": "PROJECT_READ"})
+    found = admin.get(f"{base}/search", params={"permission": "PROJECT_WRITE"}).json()["values"]
+    assert [(v["user"]["name"], v["permission"]) for v in found] == [("alice", "PROJECT_WRITE")]
+    groups = admin.get(f"{base}/search", params={"type": "GROUP"}).json()["values"]
+    assert {"group": {"name": "qa"}, "permission": "PROJECT_READ"} in groups
+    assert {"group": {"name": "stash-users"}, "permission": "LICENSED_USER"} in groups  # global grants too
+    admins = admin.get(f"{base}/search", params={"permission": "SYS_ADMIN", "filterText": "adm"}).json()
+    assert [v["user"]["name"] for v in admins["values"]] == ["admin"]
+    assert admin.get(f"{base}/search", params={"permission": "BOGUS"}).status_code == 400
+    assert admin.get(f"{base}/search", params={"type": "ROBOT"}).status_code == 400
+    repo_hits = admin.get(f"{API}/projects/PSRCH/repos/repo/permissions/search", params={"type": "USER"}).json()
+    assert ("admin", "SYS_ADMIN") in [(v["user"]["name"], v["permission"]) for v in repo_hits["values"]]
+    with as_user(server, "alice") as alice:
+        assert alice.get(f"{base}/search").status_code == 401

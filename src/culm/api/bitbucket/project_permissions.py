@@ -22,6 +22,7 @@ from culm.domain.permissions.models import ProjectPermission
 from culm.domain.permissions.service import Principal, require_project
 from culm.domain.projects import service as projects
 from culm.domain.projects.models import Project
+from culm.domain.users.models import Group, User
 
 router = APIRouter()
 PP = A + "/projects/{projectKey}/permissions"
@@ -41,6 +42,27 @@ def permitted_user(request: Request) -> Callable[[Any], dict[str, Any]]:
 
 def permitted_group(row: Any) -> dict[str, Any]:
     return {"group": {"name": row[0].name}, "permission": row[1]}
+
+
+def search_page(session: Session, request: Request, req: PageRequest, model: type, owner_col: object,
+                owner_id: int, allowed: list[str]) -> dict[str, Any]:
+    """`.../permissions/search`: users and groups with a direct or global permission."""
+    q = request.query_params
+    wanted = [p for p in q.getlist("permission") if p]
+    for p in wanted:
+        grants.validate(p, allowed + L.GLOBAL)
+    kind = (q.get("type") or "").upper() or None
+    if kind not in (None, "USER", "GROUP"):
+        raise ValidationError("The type must be USER or GROUP.", context="type")
+    stmt = grants.search(model, owner_col, owner_id, wanted, q.get("filterText"), kind)
+    base = base_url(request)
+
+    def render(row: Any) -> dict[str, Any]:
+        if row.type == "USER":
+            return {"user": user_json(session.get(User, row.eid), base), "permission": row.permission}
+        return {"group": {"name": session.get(Group, row.eid).name}, "permission": row.permission}
+
+    return page_rows(session, stmt, req, render)
 
 
 def names(request: Request, key: str = "name") -> list[str]:
@@ -160,3 +182,10 @@ def set_all_users(projectKey: str, permission: str, request: Request, session: S
         raise ValidationError("The 'allow' parameter must be true or false.", context="allow")
     grants.set_default(session, who, project, permission, allow == "true")
     return Response(status_code=204)
+
+
+@router.get(PP + "/search")
+def search(projectKey: str, request: Request, session: Session = Depends(db), who: Principal = Depends(principal),
+           req: PageRequest = Depends(page)) -> dict[str, Any]:
+    project = admin_project(session, who, projectKey)
+    return search_page(session, request, req, *_args(project), L.PROJECT)

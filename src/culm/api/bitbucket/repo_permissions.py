@@ -8,7 +8,14 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from culm.api.bitbucket import A
-from culm.api.bitbucket.project_permissions import names, one_name, page_rows, permitted_group, permitted_user
+from culm.api.bitbucket.project_permissions import (
+    names,
+    one_name,
+    page_rows,
+    permitted_group,
+    permitted_user,
+    search_page,
+)
 from culm.api.bitbucket.render import user_json
 from culm.api.deps import db, page, principal
 from culm.api.urls import base_url
@@ -109,3 +116,10 @@ def revoke_all(projectKey: str, repositorySlug: str, request: Request, session: 
         raise ValidationError("No users or groups were provided.")
     grants.revoke_repo(session, who, repo, users_, groups)
     return Response(status_code=204)
+
+
+@router.get(RP + "/search")
+def search(projectKey: str, repositorySlug: str, request: Request, session: Session = Depends(db),
+           who: Principal = Depends(principal), req: PageRequest = Depends(page)) -> dict[str, Any]:
+    repo = admin_repo(session, who, projectKey, repositorySlug)
+    return search_page(session, request, req, *_args(repo), L.REPO + L.PROJECT)

@@ -177,3 +177,33 @@ def groups_without(model: type, owner_col: object, owner_id: int, text: str | No
     if text:
         stmt = stmt.where(Group.name_lower.contains(text.lower()))
     return stmt.order_by(Group.name_lower, Group.id)
+
+
+def search(owner_model: type, owner_col: object, owner_id: int, permissions: Sequence[str], text: str | None,
+           kind: str | None) -> Select:
+    """Direct grants on the resource plus global grants, as rows (type, name, id, permission), one
+    UNION query so it pages in the database. Used by `.../permissions/search`."""
+    from sqlalchemy import literal, union_all
+
+    parts = []
+    for model, own in ((owner_model, True), (GlobalPermission, False)):
+        for entity, col, label in ((User, model.user_id, "USER"), (Group, model.group_id, "GROUP")):  # type: ignore
+            if kind and kind != label:
+                continue
+            stmt = (select(literal(label).label("type"), entity.name_lower.label("sort"), entity.id.label("eid"),
+                           model.permission.label("permission"))  # type: ignore[attr-defined]
+                    .join(model, col == entity.id))
+            if own:
+                stmt = stmt.where(owner_col == owner_id)  # type: ignore[operator]
+            if entity is User:
+                stmt = stmt.where(User.deleted.is_(False))
+            if permissions:
+                stmt = stmt.where(model.permission.in_(list(permissions)))  # type: ignore[attr-defined]
+            if text:
+                stmt = stmt.where(entity.name_lower.contains(text.lower()))
+            parts.append(stmt)
+    if not parts:
+        return select(literal("USER").label("type")).where(literal(False))
+    both = union_all(*parts).subquery()
+    return select(both.c.type, both.c.eid, both.c.permission).order_by(both.c.type.desc(), both.c.sort,
+                                                                        both.c.permission)
