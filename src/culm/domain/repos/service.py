@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 
@@ -14,6 +15,7 @@ from culm.domain.projects.models import Project
 from culm.domain.repos.models import Repository
 from culm.git import storage
 
+log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]*$")
 MAX_NAME = 128
 BRANCH_RE = re.compile(r"^[^\x00-\x20~^:?*\[\\]+$")
@@ -122,8 +124,13 @@ def delete(session: Session, repo: Repository) -> None:
 
     @event.listens_for(session, "after_commit", once=True)
     def _remove_files(_session: Session) -> None:
-        for fork_id in forks:
-            storage.dissociate(fork_id)
+        try:
+            for fork_id in forks:
+                storage.dissociate(fork_id)
+        except Exception:
+            # Keep the origin's objects rather than break a fork; the files are orphaned, not lost.
+            log.exception("could not dissociate forks of repository %s; its files are kept", repo_id)
+            return
         storage.remove(repo_id)
 
 
