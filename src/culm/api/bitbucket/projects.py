@@ -42,7 +42,7 @@ def list_projects(request: Request, session: Session = Depends(db), who: Princip
                   req: PageRequest = Depends(page)) -> dict[str, Any]:
     stmt = select(Project).where(Project.type == "NORMAL")
     permission = request.query_params.get("permission")
-    if permission:
+    if permission and permission != L.PROJECT_VIEW:
         if permission not in L.PROJECT:
             raise ValidationError(f"The permission '{permission}' is unknown or not related to projects.",
                                   context="permission")
