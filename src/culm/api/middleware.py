@@ -9,6 +9,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # `/rest/<module>/1.0/...` is the same resource as `/rest/<module>/latest/...`.
 _VERSION_ALIAS = re.compile(r"^/rest/([a-z0-9-]+)/1\.0(?=/|$)")
+# `/rest/api/latest/users/{slug}/repos...` (clients also send `users/~slug/repos`) is the personal project.
+_PERSONAL_REPOS = re.compile(r"^/rest/api/latest/users/~?([^/]+)/repos(?=/|$)")
 
 
 class CompatPathMiddleware:
@@ -23,6 +25,7 @@ class CompatPathMiddleware:
             path: str = scope["path"]
             if path.startswith("/rest/"):
                 new = _VERSION_ALIAS.sub(r"/rest/\1/latest", path)
+                new = _PERSONAL_REPOS.sub(r"/rest/api/latest/projects/~\1/repos", new)
                 if len(new) > 1 and new.endswith("/"):
                     new = new.rstrip("/")
                 if new != path:

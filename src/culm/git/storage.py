@@ -67,11 +67,13 @@ def create(repo_id: int, default_branch: str = "refs/heads/main") -> Path:
 
 
 def fork(origin_id: int, repo_id: int, default_branch: str) -> Path:
-    """A fork starts with all of the origin's branches and tags (objects shared via alternates)."""
+    """A fork starts with all of the origin's branches and tags. Objects are shared through
+    `objects/info/alternates` (`clone --shared`), so a fork costs no copy; `dissociate` gives a fork
+    its own objects before its origin is removed."""
     final = repo_dir(repo_id)
     tmp = _staging(repo_id)
     try:
-        run(None, "clone", "--bare", "--quiet", "--no-local", "--", str(repo_dir(origin_id)), str(tmp))
+        run(None, "clone", "--bare", "--quiet", "--shared", "--", str(repo_dir(origin_id)), str(tmp))
         run(tmp, "config", "--unset-all", "remote.origin.url", check=False)
         run(tmp, "remote", "remove", "origin", check=False)
         configure(tmp, default_branch)
@@ -90,3 +92,31 @@ def remove(repo_id: int) -> None:
     trash = path.with_name(f".deleted-{int(repo_id)}-{uuid.uuid4().hex[:8]}")
     path.rename(trash)
     shutil.rmtree(trash, ignore_errors=True)
+
+
+def dissociate(repo_id: int) -> None:
+    """Copy every object borrowed through alternates into the repository, then stop borrowing
+    (what `git clone --dissociate` does). Run on a fork before its origin's files go."""
+    path = repo_dir(repo_id)
+    alternates = path / "objects" / "info" / "alternates"
+    if not alternates.exists():
+        return
+    run(path, "repack", "-a", "-d", "-q")
+    alternates.unlink()
+
+
+def set_head(repo_id: int, ref: str) -> None:
+    """Point HEAD (the default branch clients clone) at `ref`."""
+    run(repo_dir(repo_id), "symbolic-ref", "HEAD", safe_arg(ref, "defaultBranch"))
+
+
+def has_branches(repo_id: int) -> bool:
+    out = run(repo_dir(repo_id), "for-each-ref", "--count=1", "--format=%(refname)", "refs/heads/").stdout
+    return bool(out.strip())
+
+
+def resolve_ref(repo_id: int, ref: str) -> str | None:
+    """The commit `ref` points at, or None when the ref does not exist."""
+    proc = run(repo_dir(repo_id), "rev-parse", "--verify", "--quiet", "--end-of-options",
+               safe_arg(ref, "ref") + "^{commit}", check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None

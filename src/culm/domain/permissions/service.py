@@ -147,8 +147,13 @@ class Principal:
         """PROJECT_VIEW: a project is visible if readable, public, or holding a readable repository."""
         if project.public or self.project_level(session, project) >= L.READ:
             return True
-        repos = session.scalars(select(Repository).where(Repository.project_id == project.id))
-        return any(self.repo_level(session, r, project) >= L.READ for r in repos)
+        from culm.domain.permissions import visibility
+
+        found = session.scalar(
+            select(Repository.id).join(Project, Project.id == Repository.project_id)
+            .where(Repository.project_id == project.id, visibility.repo_condition(session, self, L.READ)).limit(1)
+        )
+        return found is not None
 
 
 def deny(principal: Principal) -> Exception:

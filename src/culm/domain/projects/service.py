@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from culm.core.errors import DuplicateEntity, NoSuchProject, ValidationError
+from culm.core.errors import Conflict, DuplicateEntity, NoSuchProject, ValidationError
 from culm.domain.projects.models import Project
 from culm.domain.users import service as users
 
@@ -89,3 +89,44 @@ def create(session: Session, key: object, name: object, description: object = No
     session.add(project)
     session.flush()
     return project
+
+
+def _check_unique(session: Session, project: Project, key: str, name: str) -> None:
+    clash = get_by_key(session, key)
+    if clash is not None and clash.id != project.id:
+        raise DuplicateEntity(f"Project key '{key}' is already in use.", context="key")
+    clash = session.scalar(select(Project).where(Project.name_lower == name.lower()))
+    if clash is not None and clash.id != project.id:
+        raise DuplicateEntity(f"Project name '{name}' is already in use.", context="name")
+
+
+def update(session: Session, project: Project, body: dict) -> bool:
+    """Apply a PUT body (key, name, description, public). Returns True when the key changed."""
+    if project.type == "PERSONAL" and any(f in body for f in ("key", "name")) and (
+            body.get("key", project.key) != project.key or body.get("name", project.name) != project.name):
+        raise ValidationError("The key and name of a personal project cannot be changed.", context="key")
+    key = validate_key(body["key"]) if body.get("key") is not None and project.type == "NORMAL" else project.key
+    name = validate_name(body["name"]) if "name" in body else project.name
+    description = validate_description(body["description"]) if "description" in body else project.description
+    public = body.get("public", project.public)
+    if not isinstance(public, bool):
+        raise ValidationError("'public' must be a boolean.", context="public")
+    _check_unique(session, project, key, name)
+    key_changed = key != project.key
+    project.key, project.key_upper = key, key.upper()
+    if project.type == "NORMAL":
+        project.name, project.name_lower = name, name.lower()
+    project.description = description
+    project.public = public
+    session.flush()
+    return key_changed
+
+
+def delete(session: Session, project: Project) -> None:
+    """Only an empty project can go (Bitbucket: 409 while repositories remain)."""
+    from culm.domain.repos.models import Repository
+
+    if session.scalar(select(Repository.id).where(Repository.project_id == project.id).limit(1)) is not None:
+        raise Conflict(f'The project "{project.key}" cannot be deleted because it has repositories.')
+    session.delete(project)
+    session.flush()
