@@ -64,30 +64,41 @@ def _guard(level_of: Callable[[], int], before: int, conflict: bool) -> None:
 
 
 # -- projects ---------------------------------------------------------------------------------
+def _replace_grants(session: Session, model: type, scope: tuple[str, int], ids: list[int], permission: str,
+                    group: bool) -> None:
+    """Each named grantee ends up with exactly `permission` on the project or repository `scope` names."""
+    col = model.group_id if group else model.user_id  # type: ignore[attr-defined]
+    session.execute(delete(model).where(getattr(model, scope[0]) == scope[1], col.in_(ids)))
+    for gid in ids:
+        grantee = {"group_id": gid} if group else {"user_id": gid}
+        session.add(model(permission=permission, **{scope[0]: scope[1]}, **grantee))
+    session.flush()
+
+
+def _revoke_grants(session: Session, model: type, scope: tuple[str, int], users_: Sequence[str],
+                   groups: Sequence[str]) -> None:
+    user_ids = _grantee_ids(session, users_, False)
+    group_ids = _grantee_ids(session, groups, True)
+    session.execute(delete(model).where(
+        getattr(model, scope[0]) == scope[1],
+        or_(model.user_id.in_(user_ids), model.group_id.in_(group_ids)),  # type: ignore[attr-defined]
+    ))
+    session.flush()
+
+
 def set_project(session: Session, who: Principal, project: Project, names: Sequence[str], permission: str | None,
                 *, group: bool) -> None:
     permission = validate(permission, L.PROJECT)
     ids = _grantee_ids(session, _names(names, "group" if group else "user"), group)
     before = who.project_level(session, project)
-    col = ProjectPermission.group_id if group else ProjectPermission.user_id
-    session.execute(delete(ProjectPermission).where(ProjectPermission.project_id == project.id, col.in_(ids)))
-    for gid in ids:
-        key = {"group_id": gid} if group else {"user_id": gid}
-        session.add(ProjectPermission(project_id=project.id, permission=permission, **key))
-    session.flush()
+    _replace_grants(session, ProjectPermission, ("project_id", project.id), ids, permission, group)
     _guard(lambda: who.project_level(session, project), before, conflict=False)
 
 
 def revoke_project(session: Session, who: Principal, project: Project, users_: Sequence[str],
                    groups: Sequence[str]) -> None:
-    user_ids = _grantee_ids(session, users_, False)
-    group_ids = _grantee_ids(session, groups, True)
     before = who.project_level(session, project)
-    session.execute(delete(ProjectPermission).where(
-        ProjectPermission.project_id == project.id,
-        or_(ProjectPermission.user_id.in_(user_ids), ProjectPermission.group_id.in_(group_ids)),
-    ))
-    session.flush()
+    _revoke_grants(session, ProjectPermission, ("project_id", project.id), users_, groups)
     _guard(lambda: who.project_level(session, project), before, conflict=True)
 
 
@@ -116,25 +127,14 @@ def set_repo(session: Session, who: Principal, repo: Repository, names: Sequence
     permission = validate(permission, L.REPO)
     ids = _grantee_ids(session, _names(names, "group" if group else "user"), group)
     before = who.repo_level(session, repo)
-    col = RepoPermission.group_id if group else RepoPermission.user_id
-    session.execute(delete(RepoPermission).where(RepoPermission.repository_id == repo.id, col.in_(ids)))
-    for gid in ids:
-        key = {"group_id": gid} if group else {"user_id": gid}
-        session.add(RepoPermission(repository_id=repo.id, permission=permission, **key))
-    session.flush()
+    _replace_grants(session, RepoPermission, ("repository_id", repo.id), ids, permission, group)
     _guard(lambda: who.repo_level(session, repo), before, conflict=False)
 
 
 def revoke_repo(session: Session, who: Principal, repo: Repository, users_: Sequence[str],
                 groups: Sequence[str]) -> None:
-    user_ids = _grantee_ids(session, users_, False)
-    group_ids = _grantee_ids(session, groups, True)
     before = who.repo_level(session, repo)
-    session.execute(delete(RepoPermission).where(
-        RepoPermission.repository_id == repo.id,
-        or_(RepoPermission.user_id.in_(user_ids), RepoPermission.group_id.in_(group_ids)),
-    ))
-    session.flush()
+    _revoke_grants(session, RepoPermission, ("repository_id", repo.id), users_, groups)
     _guard(lambda: who.repo_level(session, repo), before, conflict=True)
 
 
