@@ -5,6 +5,8 @@ For each server this measures
     repository, and the server's peak RSS meanwhile (median / max over --push-runs pushes);
   * clone: wall time of a full `git clone --bare` (no checkout: that is client-only work), and the
     server's peak RSS meanwhile (median / max over --runs clones);
+  * ls-remote: wall time of `git ls-remote` (the ref advertisement alone: the fixed cost of a git
+    operation, authentication included), after each clone;
   * idle: the server's RSS at rest after start.
 RSS is the sum over the server's process tree (see measure.py). The clone runs alternate between the
 servers, so a noisy neighbour slows both alike.
@@ -296,6 +298,7 @@ class Figures:
     push_peaks: list[int] = field(default_factory=list)
     clone_walls: list[float] = field(default_factory=list)
     clone_peaks: list[int] = field(default_factory=list)
+    ls_remote_walls: list[float] = field(default_factory=list)
     error: str | None = None
 
     def summary(self) -> dict[str, float | None]:
@@ -307,6 +310,7 @@ class Figures:
             "push_peak_rss_mib": mib(self.push_peaks),
             "clone_wall_s": round(median(self.clone_walls), 2) if self.clone_walls else None,
             "clone_peak_rss_mib": mib(self.clone_peaks),
+            "ls_remote_wall_s": round(median(self.ls_remote_walls), 3) if self.ls_remote_walls else None,
             "idle_rss_mib": round(self.idle_rss / MIB, 1) if self.idle_rss else None,
         }
 
@@ -389,6 +393,7 @@ def run(args: argparse.Namespace) -> dict:
                             raise RuntimeError(f"clone has {got} commits, expected {st.commits}")
                     f.clone_walls.append(wall)
                     f.clone_peaks.append(peak)
+                    f.ls_remote_walls.append(measure_op(s, lambda u=url: client_git("ls-remote", u))[0])
                     print(f"{s.name}: clone {i + 1}/{args.runs} {wall:.2f}s, peak {peak / MIB:.0f} MiB",
                           file=sys.stderr)
                 except Exception as e:  # noqa: BLE001
@@ -408,10 +413,11 @@ def run(args: argparse.Namespace) -> dict:
             shutil.rmtree(work, ignore_errors=True)
     summaries = {name: {**f.summary(), "kind": f.kind, "error": f.error,
                         "push_walls": [round(w, 3) for w in f.push_walls],
-                        "clone_walls": [round(w, 3) for w in f.clone_walls]} for name, f in figures.items()}
+                        "clone_walls": [round(w, 3) for w in f.clone_walls],
+                        "ls_remote_walls": [round(w, 3) for w in f.ls_remote_walls]} for name, f in figures.items()}
     ratios: dict[str, float | None] = {}
     if "culm" in summaries and "peer" in summaries:
-        for key in ("clone_wall_s", "clone_peak_rss_mib", "push_wall_s", "push_peak_rss_mib", "idle_rss_mib"):
+        for _, key in ROWS:
             a, b = summaries["culm"][key], summaries["peer"][key]
             ratios[key] = round(a / b, 2) if isinstance(a, float) and isinstance(b, float) and b else None
     return {
@@ -430,6 +436,7 @@ ROWS = (
     ("clone peak RSS (MiB)", "clone_peak_rss_mib"),
     ("push wall, median (s)", "push_wall_s"),
     ("push peak RSS (MiB)", "push_peak_rss_mib"),
+    ("ls-remote wall, median (s)", "ls_remote_wall_s"),
     ("idle RSS (MiB)", "idle_rss_mib"),
 )
 
@@ -443,14 +450,16 @@ def table(result: dict) -> str:
         lines.append(f"{name}: {s['kind']}" + (f"  [FAILED {s['error'][:200]}]" if s["error"] else ""))
 
     def cell(v: object) -> str:
-        return "-" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
+        if not isinstance(v, float):
+            return "-" if v is None else str(v)
+        return f"{v:.3f}" if v < 1 else f"{v:.2f}"
 
     lines.append("")
-    lines.append(f"{'figure':<26}{'culm':>10}{'peer':>10}{'culm/peer':>11}")
+    lines.append(f"{'figure':<28}{'culm':>10}{'peer':>10}{'culm/peer':>11}")
     for label, key in ROWS:
         c = servers.get("culm", {}).get(key)
         p = servers.get("peer", {}).get(key)
-        lines.append(f"{label:<26}{cell(c):>10}{cell(p):>10}{cell(result['ratios'].get(key)):>11}")
+        lines.append(f"{label:<28}{cell(c):>10}{cell(p):>10}{cell(result['ratios'].get(key)):>11}")
     return "\n".join(lines)
 
 
