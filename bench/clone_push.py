@@ -120,7 +120,7 @@ class Culm(Server):
             env["PYTHONPATH"] = os.pathsep.join([str(src.resolve()), *filter(None, [env.get("PYTHONPATH")])])
         where = subprocess.run([sys.executable, "-c", "import culm, os; print(os.path.dirname(culm.__file__))"],
                                    env=env, check=True, capture_output=True, text=True).stdout.strip()
-        self.kind = f"culm serve (uvicorn), code from {where}"
+        self.kind = f"culm serve (uvicorn), code from {where}{_commit_of(Path(where))}"
         self.log_path = work / "culm.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -149,6 +149,16 @@ class Culm(Server):
     def close(self) -> None:
         stop(self.proc)
         self.log.close()
+
+
+def _commit_of(path: Path) -> str:
+    """` at <commit>` (`+ changes` when the tree differs from it) if `path` is in a git work tree."""
+    head = subprocess.run(["git", "-C", str(path), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return ""
+    dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--", "."], capture_output=True,
+                           text=True).stdout.strip()
+    return f" at {head.stdout.strip()}" + (" + uncommitted changes" if dirty else "")
 
 
 def _init_peer_repo(root: Path, slug: str) -> None:
@@ -305,6 +315,9 @@ class Figures:
         def mib(v: list[int]) -> float | None:
             return round(max(v) / MIB, 1) if v else None
 
+        def above(v: list[int]) -> float | None:
+            return round((max(v) - self.idle_rss) / MIB, 1) if v and self.idle_rss else None
+
         return {
             "push_wall_s": round(median(self.push_walls), 2) if self.push_walls else None,
             "push_peak_rss_mib": mib(self.push_peaks),
@@ -312,6 +325,8 @@ class Figures:
             "clone_peak_rss_mib": mib(self.clone_peaks),
             "ls_remote_wall_s": round(median(self.ls_remote_walls), 3) if self.ls_remote_walls else None,
             "idle_rss_mib": round(self.idle_rss / MIB, 1) if self.idle_rss else None,
+            "clone_peak_above_idle_mib": above(self.clone_peaks),
+            "push_peak_above_idle_mib": above(self.push_peaks),
         }
 
 
@@ -436,6 +451,8 @@ ROWS = (
     ("clone peak RSS (MiB)", "clone_peak_rss_mib"),
     ("push wall, median (s)", "push_wall_s"),
     ("push peak RSS (MiB)", "push_peak_rss_mib"),
+    ("clone peak - idle (MiB)", "clone_peak_above_idle_mib"),
+    ("push peak - idle (MiB)", "push_peak_above_idle_mib"),
     ("ls-remote wall, median (s)", "ls_remote_wall_s"),
     ("idle RSS (MiB)", "idle_rss_mib"),
 )
