@@ -106,3 +106,25 @@ def test_cgi_peer_reads_chunked_and_sized_bodies() -> None:
     sized = Sink()
     cgi_peer._copy_body(io.BytesIO(b"abcdefgh"), sized, 5)
     assert sized.getvalue() == b"abcde"
+
+
+def test_figures_summary_and_table() -> None:
+    import clone_push
+
+    culm = clone_push.Figures("culm", "culm serve", idle_rss=80 * measure.MIB, push_walls=[4.0],
+                              push_peaks=[100 * measure.MIB], clone_walls=[3.0, 1.0, 2.0],
+                              clone_peaks=[90 * measure.MIB, 120 * measure.MIB], ls_remote_walls=[0.5])
+    s = culm.summary()
+    assert s["clone_wall_s"] == 2.0 and s["clone_peak_rss_mib"] == 120.0 and s["push_wall_s"] == 4.0
+    assert s["clone_peak_above_idle_mib"] == 40.0 and s["idle_rss_mib"] == 80.0
+    failed = clone_push.Figures("peer", "nginx", idle_rss=10 * measure.MIB, error="push: refused").summary()
+    assert failed["push_wall_s"] is None and failed["clone_wall_s"] is None
+    result = {"repository": {"commits": 5, "refs": 1, "objects": 20, "pack_mib": 0.1},
+              "runs": {"clone": 3, "push": 1},
+              "servers": {"culm": {**s, "kind": "culm serve", "error": None},
+                          "peer": {**failed, "kind": "nginx", "error": "push: refused"}},
+              "ratios": {"idle_rss_mib": 8.0}}
+    text = clone_push.table(result)
+    assert "FAILED push: refused" in text
+    assert any(line.startswith("idle RSS") and line.split()[-1] == "8.00" for line in text.splitlines())
+    assert any(line.startswith("clone wall") and line.split()[-2:] == ["-", "-"] for line in text.splitlines())
