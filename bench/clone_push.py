@@ -248,8 +248,8 @@ class NginxPeer(Server):
             if sock.exists():
                 break
             time.sleep(0.05)
-        self.nginx = subprocess.Popen(["nginx", "-p", str(d), "-c", str(conf)], stdout=self.log,
-                                      stderr=subprocess.STDOUT)
+        self.nginx = subprocess.Popen(["nginx", "-p", str(d), "-e", str(d / "nginx-error.log"), "-c", str(conf)],
+                                      stdout=self.log, stderr=subprocess.STDOUT)
         wait_http(f"http://127.0.0.1:{self.port}/", self.nginx, self.log_path)
         self.kind = f"{self.kind} ({_version(['nginx', '-v'])}, fcgiwrap -c 4)"
 
