@@ -126,8 +126,12 @@ class Culm(Server):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "culm.cli", "serve", "--home", str(self.home), "--port", str(self.port)],
             env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_http(self.base + "/rest/api/latest/application-properties", self.proc, self.log_path)
-        self._rest("POST", "/rest/api/latest/projects", {"key": PROJECT, "name": "Benchmark"})
+        try:
+            wait_http(self.base + "/rest/api/latest/application-properties", self.proc, self.log_path)
+            self._rest("POST", "/rest/api/latest/projects", {"key": PROJECT, "name": "Benchmark"})
+        except BaseException:
+            self.close()
+            raise
 
     def _rest(self, method: str, path: str, body: dict) -> dict:
         token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -361,8 +365,11 @@ def run(args: argparse.Namespace) -> dict:
     clone_urls: dict[str, str] = {}
     try:
         if args.only in (None, "culm"):
-            culm = Culm(work, args.culm_src)
-            servers.append(culm)
+            try:
+                servers.append(Culm(work, args.culm_src))
+            except Exception as e:  # noqa: BLE001 - report and still measure the peer
+                figures["culm"] = Figures("culm", "culm serve", error=f"start: {str(e)[-1500:]}")
+                print(f"culm: {figures['culm'].error}", file=sys.stderr)
         if args.only in (None, "peer"):
             why = ensure_nginx() if args.peer != "cgi" else "asked for the CGI peer"
             if why:
