@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import platform
@@ -89,6 +90,21 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process started with start_new_session=True and everything in its group."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            proc.poll()
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
 
 
 class Server:
@@ -243,8 +259,9 @@ class NginxPeer(Server):
         self.log_path = d / "peer.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115
         # fcgiwrap stays in the foreground, so its preforked workers and their git children are our tree.
+        # Its workers outlive a stopped parent: it gets a process group of its own, stopped whole.
         self.fcgi = subprocess.Popen(["fcgiwrap", "-c", "4", "-s", f"unix:{sock}"], env=gen_repo.git_env(),
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         conf = d / "nginx.conf"
         conf.write_text(NGINX_CONF.format(user="user root;\n" if os.geteuid() == 0 else "", d=d, port=self.port,
                                           backend=HTTP_BACKEND, repos=self.repos, sock=sock))
@@ -266,7 +283,7 @@ class NginxPeer(Server):
 
     def close(self) -> None:
         stop(self.nginx, signal.SIGQUIT)
-        stop(self.fcgi)
+        stop_group(self.fcgi)
         self.log.close()
 
 
