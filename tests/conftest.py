@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from support import LiveServer, live_server
+from support import LiveServer, live_server, validating_client
 
 # Tests make commits with the real git program; give it an identity and never let it prompt.
 os.environ.update({
@@ -24,5 +24,6 @@ def server() -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def admin(server: LiveServer):  # type: ignore[no-untyped-def]
-    with server.client() as c:
+    """The administrator's client; every response it receives is checked against the reference spec."""
+    with validating_client(server) as c:
         yield c

@@ -169,3 +169,10 @@ def test_error_bodies_must_be_json_success_bodies_need_not(bitbucket: SpecChecke
     # The spec documents raw files as application/json; its success content types are not trusted.
     check_response("GET", A + "/projects/P/repos/r/raw/README.md", 200, b"# hello", "text/plain")
     check_response("DELETE", A + "/projects/P/repos/r", 202, b"", "")
+
+
+def test_dates_may_be_epoch_milliseconds_but_not_anything(bitbucket: SpecChecker) -> None:
+    token = {"id": "1", "name": "t", "createdDate": 1795606284346}
+    assert bitbucket.component_problems("RestAccessToken", token) == []
+    assert bitbucket.component_problems("RestAccessToken", {**token, "createdDate": [1]})
+    assert bitbucket.component_problems("RestAccessToken", {**token, "name": 5})
