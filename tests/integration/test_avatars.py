@@ -115,3 +115,18 @@ def test_admin_cannot_change_a_sys_admins_avatar(server: LiveServer, admin, setu
         assert c.delete("/rest/api/latest/users/sysop/avatar.png").status_code == 401
     with validating_client(server, auth=("sysop", USER_PASSWORD)) as c:
         assert c.get("/rest/api/latest/users/sysop/avatar.png").content.startswith(b"GIF89a")
+
+
+def test_deleting_owners_takes_their_avatars(server: LiveServer, admin, setup: None) -> None:  # type: ignore[no-untyped-def]
+    assert admin.post("/rest/api/latest/projects", json={"key": "GONE", "name": "Gone"}).status_code == 201
+    with validating_client(server) as c:
+        assert _upload(c, "/rest/api/latest/projects/GONE/avatar.png", PNG).status_code == 201
+        assert c.delete("/rest/api/latest/projects/GONE").status_code == 204
+        assert c.get("/rest/api/latest/projects/GONE/avatar.png").status_code == 404
+    create_user(server, "leaver")
+    with validating_client(server, auth=("leaver", USER_PASSWORD)) as c:
+        assert _upload(c, "/rest/api/latest/users/leaver/avatar.png", GIF).status_code == 201
+    assert admin.delete("/rest/api/latest/admin/users", params={"name": "leaver"}).status_code == 200
+    create_user(server, "leaver")  # the same name revives the row: without the old avatar
+    with validating_client(server, auth=("leaver", USER_PASSWORD)) as c:
+        assert c.get("/rest/api/latest/users/leaver/avatar.png").content != GIF
