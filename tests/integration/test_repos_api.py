@@ -189,6 +189,7 @@ def test_default_branch(server: LiveServer, admin, tmp_path: Path) -> None:
 
 
 def test_recreate(server: LiveServer, admin) -> None:
+    import culm.domain.models  # noqa: F401  (every table known, so Repository's foreign keys resolve when run alone)
     from culm.domain.repos.models import Repository
 
     repo = create_repo(admin, "REC", "broken")

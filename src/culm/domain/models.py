@@ -1,16 +1,20 @@
 """Imports every domain model so the metadata (and Alembic) sees all tables."""
 
+from culm.domain.avatars.models import Avatar
 from culm.domain.base import Base
 from culm.domain.events.models import ConsumerOffset, Event
 from culm.domain.permissions.models import GlobalPermission, ProjectPermission, RepoPermission
 from culm.domain.projects.models import Project
 from culm.domain.pushes.models import Push, PushUpdate, RefSnapshot
+from culm.domain.recent.models import RecentRepository
 from culm.domain.repos.models import Repository
+from culm.domain.settings.models import SystemSetting
 from culm.domain.tokens.models import AccessToken
 from culm.domain.users.models import Group, GroupMember, LoginFailure, User, UserSetting
 
 __all__ = [
     "AccessToken",
+    "Avatar",
     "Base",
     "ConsumerOffset",
     "Event",
@@ -21,10 +25,12 @@ __all__ = [
     "Project",
     "Push",
     "PushUpdate",
+    "RecentRepository",
     "RefSnapshot",
     "ProjectPermission",
     "RepoPermission",
     "Repository",
+    "SystemSetting",
     "User",
     "UserSetting",
 ]

@@ -25,6 +25,7 @@ from culm.domain.permissions import visibility
 from culm.domain.permissions.service import Principal, deny, require_project, require_repo
 from culm.domain.projects import service as projects
 from culm.domain.projects.models import Project
+from culm.domain.recent import service as recent
 from culm.domain.repos import service as repos
 from culm.domain.repos.models import Repository
 from culm.git import storage
@@ -133,6 +134,8 @@ def search_repos(request: Request, session: Session = Depends(db), who: Principa
 def get_repo(projectKey: str, repositorySlug: str, request: Request, session: Session = Depends(db),
              who: Principal = Depends(principal)) -> dict[str, Any]:
     project, repo = _readable(session, who, projectKey, repositorySlug)
+    if who.user is not None:
+        recent.record(session, who.user.id, repo.id)  # committed with the request (one upsert)
     return repo_json(session, repo, base_url(request), project=project)
 
 

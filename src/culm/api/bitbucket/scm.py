@@ -26,6 +26,7 @@ from culm.core.config import get_settings
 from culm.core.db import new_session
 from culm.core.errors import CulmError, NotFound
 from culm.domain.permissions import levels as L
+from culm.domain.recent import service as recent
 from culm.domain.repos import service as repos
 from culm.git import storage
 from culm.git.http import SERVICES, GitService, advertisement_prefix, protocol_value
@@ -52,8 +53,9 @@ class _Access:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _authorise(request: Request, project_key: str, slug: str, write: bool) -> _Access:
-    """Find the repository and check the caller may read (fetch) or write (push) it."""
+def _authorise(request: Request, project_key: str, slug: str, write: bool, record_access: bool = False) -> _Access:
+    """Find the repository and check the caller may read (fetch) or write (push) it. A clone or fetch
+    (`record_access`) is remembered in the caller's recently accessed repositories."""
     session = new_session()
     try:
         if ".." in slug or project_key.startswith("~") and not project_key[1:]:
@@ -69,6 +71,8 @@ def _authorise(request: Request, project_key: str, slug: str, write: bool) -> _A
             return _Access(401, exc.message, headers=CHALLENGE)
         need = L.WRITE if write else L.READ
         level = who.repo_level(session, repo, project)
+        if record_access and level >= need and who.user is not None:
+            recent.record(session, who.user.id, repo.id)
         session.commit()
         if level < need:
             if who.anonymous:
@@ -188,7 +192,9 @@ async def smart_http(path: str, request: Request) -> Response:
         return _text(415, f"Unsupported content encoding: '{encoding}'.")
 
     write = service == "git-receive-pack"
-    access = await run_in_threadpool(_authorise, request, match["project"], match["slug"], write)
+    # One record per clone or fetch: its ref advertisement (the pack request that follows is not counted).
+    fetch_start = action == "info/refs" and service == "git-upload-pack"
+    access = await run_in_threadpool(_authorise, request, match["project"], match["slug"], write, fetch_start)
     if access.status != 200:
         return _text(access.status, access.message, access.headers)
     protocol = protocol_value(request.headers.get("git-protocol"))

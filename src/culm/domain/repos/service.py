@@ -89,8 +89,14 @@ def create(session: Session, project: Project, name: object, *, description: obj
             raise ValidationError(f"'{field}' must be a boolean.", context=field)
     if description is not None and not isinstance(description, str):
         raise ValidationError("'description' must be a string.", context="description")
-    branch = normalise_branch(default_branch) if default_branch is not None else (
-        origin.default_branch if origin else "refs/heads/main")
+    if default_branch is not None:
+        branch = normalise_branch(default_branch)
+    elif origin is not None:
+        branch = origin.default_branch
+    else:
+        from culm.domain.settings.service import default_branch_for_new_repository
+
+        branch = default_branch_for_new_repository(session)
     slug = slugify(name)
     _check_unique(session, project, name, slug)
     repo = Repository(

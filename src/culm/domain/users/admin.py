@@ -23,9 +23,11 @@ from culm.core.errors import (
     PermissionDenied,
     ValidationError,
 )
+from culm.domain.avatars.models import Avatar
 from culm.domain.permissions import global_service as gs
 from culm.domain.permissions.models import GlobalPermission, ProjectPermission, RepoPermission
 from culm.domain.projects.models import Project
+from culm.domain.recent.models import RecentRepository
 from culm.domain.tokens.models import AccessToken
 from culm.domain.users import service as users
 from culm.domain.users.models import Group, GroupMember, LoginFailure, User, UserSetting
@@ -117,6 +119,8 @@ def delete_user(session: Session, caller: User, name: str | None) -> User:
     for model in (GroupMember, GlobalPermission, ProjectPermission, RepoPermission, AccessToken, UserSetting):
         session.execute(delete(model).where(model.user_id == user.id))  # type: ignore[attr-defined]
     session.execute(delete(LoginFailure).where(LoginFailure.name_lower == user.name_lower))
+    for extra in (Avatar, RecentRepository):
+        session.execute(delete(extra).where(extra.user_id == user.id))  # type: ignore[attr-defined]
     user.deleted = True
     gs.check_not_weakened(session, caller, before)
     return user
