@@ -86,3 +86,33 @@ class DuplicateEntity(Conflict):
 class UnsupportedMediaType(CulmError):
     status = 415
     exception_name = "com.sun.jersey.api.client.UnsupportedMediaTypeException"
+
+
+# -- repository content ---------------------------------------------------------------------------
+class NoSuchCommit(NotFound):
+    exception_name = _BB + "commit.NoSuchCommitException"
+
+
+class NoSuchBranch(NotFound):
+    exception_name = _BB + "repository.NoSuchBranchException"
+
+
+class NoSuchTag(NotFound):
+    exception_name = _BB + "repository.NoSuchTagException"
+
+
+class NoSuchPath(NotFound):
+    exception_name = _BB + "content.NoSuchPathException"
+
+
+class DuplicateRef(CulmError):
+    """Bitbucket answers 400 (not 409) when a branch or tag of that name already exists."""
+
+    status = 400
+    exception_name = _BB + "repository.DuplicateRefException"
+
+
+class StaleRef(Conflict):
+    """A compare-and-swap ref update lost the race: the ref moved since it was read."""
+
+    exception_name = _BB + "repository.RefOutOfDateException"

@@ -18,7 +18,7 @@ from culm.api.bitbucket import A
 from culm.api.bitbucket.render import repo_json
 from culm.api.deps import db, json_body, page, principal
 from culm.api.urls import base_url
-from culm.core.errors import NoSuchRepository, NotFound, ValidationError
+from culm.core.errors import NoSuchBranch, NoSuchRepository, ValidationError
 from culm.core.paging import PageRequest, page_query
 from culm.domain.permissions import levels as L
 from culm.domain.permissions import visibility
@@ -32,10 +32,6 @@ from culm.git import storage
 
 router = APIRouter()
 R = A + "/projects/{projectKey}/repos/{repositorySlug}"
-
-
-class NoSuchBranch(NotFound):
-    exception_name = "com.atlassian.bitbucket.repository.NoSuchBranchException"
 
 
 def _joined() -> Select:
