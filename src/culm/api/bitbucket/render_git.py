@@ -93,3 +93,15 @@ def tag_json(ref: str, commit: str, tag_object: str | None) -> dict[str, Any]:
     """RestTag: `hash` is the annotated tag object's id, null for a lightweight tag."""
     return {"id": ref, "displayId": display_id(ref), "type": "TAG", "latestCommit": commit,
             "latestChangeset": commit, "hash": tag_object}
+
+
+def path_json(path: str) -> dict[str, Any]:
+    """RestPath: `{components, parent, name, extension?, toString}` for a slash-separated path."""
+    components = [c for c in path.split("/") if c]
+    name = components[-1] if components else ""
+    body: dict[str, Any] = {"components": components, "parent": "/".join(components[:-1]), "name": name}
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem:
+        body["extension"] = ext
+    body["toString"] = "/".join(components)
+    return body
