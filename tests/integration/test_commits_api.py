@@ -331,3 +331,50 @@ def test_atlassian_client(server: LiveServer, h) -> None:
     changelog = list(bb.get_changelog(KEY, "history", "main", "feature", limit=2))
     assert [c["id"] for c in changelog] == [h["c7"], h["merge"], h["m1"]]
     assert list(bb.get_changelog(KEY, "history", "feature", "main")) == []
+
+
+# -- long histories and wide commits: pages deep in, read with bounded work ---------------------
+@pytest.fixture(scope="module")
+def big(server: LiveServer, admin, tmp_path_factory) -> list[str]:  # type: ignore[no-untyped-def]
+    """3000 linear commits (git fast-import), the last one adding 2000 files; returns ids newest first."""
+    create_repo(admin, KEY, "big")
+    work = tmp_path_factory.mktemp("big") / "w"
+    git("init", "-q", "-b", "main", str(work))
+    chunks = []
+    for n in range(1, 3001):
+        msg = f"commit {n}".encode()
+        chunks.append(b"commit refs/heads/main\nmark :%d\ncommitter C <c@example.com> %d +0000\ndata %d\n%s\n"
+                      % (n, 1_600_000_000 + n, len(msg), msg))
+        if n > 1:
+            chunks.append(b"from :%d\n" % (n - 1))
+        if n < 3000:
+            body = b"%d\n" % n
+            chunks.append(b"M 100644 inline f.txt\ndata %d\n%s\n" % (len(body), body))
+        else:
+            for i in range(2000):
+                chunks.append(b"M 100644 inline wide/%04d.txt\ndata 2\n%d\n" % (i, i % 10))
+    git("fast-import", "--quiet", cwd=work, input=b"".join(chunks))
+    git("push", "-q", cred_url(server, f"/scm/{KEY}/big.git", *ADMIN), "main", cwd=work)
+    return git("rev-list", "main", cwd=work).stdout.split()
+
+
+def test_deep_page(admin, big) -> None:  # type: ignore[no-untyped-def]
+    body = admin.get(f"{API}/projects/{KEY}/repos/big/commits", params={"start": 2900, "limit": 50}).json()
+    assert [c["id"] for c in body["values"]] == big[2900:2950] and body["nextPageStart"] == 2950
+    body = admin.get(f"{API}/projects/{KEY}/repos/big/commits", params={"start": 2990, "limit": 50}).json()
+    assert [c["id"] for c in body["values"]] == big[2990:] and body["isLastPage"]
+    body = admin.get(f"{API}/projects/{KEY}/repos/big/commits",
+                     params={"path": "f.txt", "start": 100, "limit": 3}).json()
+    assert [c["id"] for c in body["values"]] == big[101:104]
+    body = admin.get(f"{API}/projects/{KEY}/repos/big/commits", params={"withCounts": "true", "limit": 1}).json()
+    assert body["totalCount"] == 3000 and body["authorCount"] == 1
+
+
+def test_wide_commit_changes_paged(admin, big) -> None:  # type: ignore[no-untyped-def]
+    url = f"{API}/projects/{KEY}/repos/big/commits/{big[0]}/changes"
+    body = admin.get(url, params={"start": 1990, "limit": 5}).json()
+    assert [c["path"]["toString"] for c in body["values"]] == [f"wide/{i:04d}.txt" for i in range(1990, 1995)]
+    assert body["nextPageStart"] == 1995
+    body = admin.get(url, params={"start": 1995, "limit": 5}).json()
+    assert body["size"] == 5 and body["isLastPage"]
+    assert admin.get(url).json()["size"] == 25

@@ -15,7 +15,8 @@ R = f"{API}/projects/{KEY}/repos/lm"
 @pytest.fixture(scope="module")
 def lm(server: LiveServer, admin, tmp_path_factory) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """c1 (README, src/a, src/b, docs/x) → c2 (a) → c3 (README) → merge of side (s1: docs/x)
-    → c4 (b = v2) → c5 (b back to v1) → merge -s ours of side2 (s2: README) ; tag old at c2."""
+    → c4 (b = v2) → c5 (b back to v1) → c6 (a non-UTF-8 name) → merge -s ours of side2 (s2: README);
+    tag old at c2."""
     create_repo(admin, KEY, "lm")
     work = tmp_path_factory.mktemp("lm") / "w"
     git("init", "-q", "-b", "main", str(work))
@@ -45,6 +46,8 @@ def lm(server: LiveServer, admin, tmp_path_factory) -> dict[str, str]:  # type: 
     ids["m1"] = run("rev-parse", "HEAD").strip()
     ids["c4"] = commit("c4", src__b="v2\n")
     ids["c5"] = commit("c5", src__b="v1\n")
+    (work / b"caf\xe9.txt".decode("utf-8", "surrogateescape")).write_bytes(b"latin-1 name\n")
+    ids["c6"] = commit("c6 adds a file whose name is not UTF-8")
     run("checkout", "-q", "-b", "side2")
     ids["s2"] = commit("s2", README="side2\n")
     run("checkout", "-q", "main")
@@ -68,8 +71,8 @@ def err(r) -> tuple[int, str]:  # type: ignore[no-untyped-def]
 
 def test_root(admin, lm) -> None:  # type: ignore[no-untyped-def]
     files, latest = get(admin)
-    assert files == {"README": lm["c3"], "docs": lm["s1"], "src": lm["c5"]}
-    assert list(files) == ["README", "docs", "src"]
+    assert files == {"README": lm["c3"], "caf\ufffd.txt": lm["c6"], "docs": lm["s1"], "src": lm["c5"]}
+    assert list(files) == ["README", "caf\ufffd.txt", "docs", "src"]
     assert latest == lm["m2"]
     r = admin.get(R + "/last-modified")
     commit = r.json()["files"]["README"]

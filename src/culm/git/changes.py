@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,11 +104,12 @@ def changes_page(git_dir: Path, old: str | None, new: str, start: int, limit: in
     """One page of changes and whether it is the last; reads at most start + limit + 1 of them."""
     page: list[Change] = []
     more = False
-    for index, change in enumerate(iter_changes(git_dir, old, new, env)):
-        if index < start:
-            continue
-        if len(page) == limit:
-            more = True
-            break
-        page.append(change)
+    with closing(iter_changes(git_dir, old, new, env)) as changes:  # closing stops git at once
+        for index, change in enumerate(changes):
+            if index < start:
+                continue
+            if len(page) == limit:
+                more = True
+                break
+            page.append(change)
     return page, not more

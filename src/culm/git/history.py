@@ -152,6 +152,19 @@ def entry_kind(commit: pygit2.Commit, path: str) -> str | None:
     return entry.type_str
 
 
+def _entry_id(tree: pygit2.Tree, raw_name: bytes) -> str | None:
+    """The id of entry `raw_name` of `tree` (a binary search in libgit2); names that are not UTF-8
+    cannot be looked up by name through pygit2, so those few are found by a scan."""
+    try:
+        name = raw_name.decode("utf-8")
+    except UnicodeDecodeError:
+        return next((str(e.id) for e in tree if e.raw_name == raw_name), None)
+    try:
+        return str(tree[name].id)
+    except KeyError:
+        return None
+
+
 @dataclass
 class LastModified:
     files: dict[bytes, CommitInfo]
@@ -185,8 +198,6 @@ def last_modified(repo: pygit2.Repository, at: pygit2.Commit, path: str, only: b
         parent_dirs = [_tree_at(p, path) for p in commit.parents]
         if any(p is not None and p.id == dir_here.id for p in parent_dirs):
             continue  # the directory is the same as in a parent: this commit introduced nothing here
-        entries_here = {e.raw_name: str(e.id) for e in dir_here}
-        parent_entries = [{e.raw_name: str(e.id) for e in p} if p is not None else {} for p in parent_dirs]
         for name in list(wanted):
             oid = wanted[name]
             if name is None:
@@ -194,9 +205,9 @@ def last_modified(repo: pygit2.Repository, at: pygit2.Commit, path: str, only: b
                     found[None] = commit_info(commit)
                     del wanted[None]
                 continue
-            if entries_here.get(name) != oid:
+            if _entry_id(dir_here, name) != oid:
                 continue
-            if any(pe.get(name) == oid for pe in parent_entries):
+            if any(p is not None and _entry_id(p, name) == oid for p in parent_dirs):
                 continue
             found[name] = commit_info(commit)
             del wanted[name]
