@@ -118,6 +118,9 @@ def merges_mode(request: Request) -> str:
 @router.get(R + "/commits")
 def get_commits(projectKey: str, repositorySlug: str, request: Request, session: Session = Depends(db),
                 who: Principal = Depends(principal), req: PageRequest = Depends(page)) -> dict[str, Any]:
+    """`ignoreMissing` works as git's `--ignore-missing`, which Bitbucket passes it to: a `since` that
+    does not exist is left out (nothing excluded); an `until` that does not exist leaves nothing to
+    list."""
     ctx = context(session, who, projectKey, repositorySlug, request)
     merges = merges_mode(request)
     path = history.clean_path(param(request, "path"))
@@ -142,7 +145,7 @@ def get_commits(projectKey: str, repositorySlug: str, request: Request, session:
         since = find_commit(ctx.git, since_name)
         if since is None and not ignore_missing:
             ctx.resolve(since_name)
-    if tip is None or (since_name is not None and since is None):
+    if tip is None:
         return empty()
     query = history.LogQuery(include=(str(tip.id),), exclude=(str(since.id),) if since else (),
                              path=path, merges=merges, follow=flag(request, "followRenames"))
