@@ -367,3 +367,26 @@ def test_non_utf8_branch_name_is_listed_not_an_error(server: LiveServer, admin, 
     assert names(admin.get(f"{base}/branches", params={"filterText": "caf"}).json()) == ["caf\ufffd"]
     info = admin.get(f"/rest/branch-utils/latest/projects/{KEY}/repos/bytes/branches/info/{c}").json()
     assert [b["displayId"] for b in info["values"]] == ["caf\ufffd", "main"]
+
+
+def test_concurrent_creates_make_one_branch_and_one_event(server: LiveServer, tree: Tree) -> None:
+    """Racing creates of one name: exactly one wins (compare-and-swap); the others get a clean 4xx."""
+    import threading
+
+    mark = last_event_id(server, tree.id)
+    statuses: list[int] = []
+
+    def create(start: str) -> None:
+        with server.client() as c:
+            statuses.append(c.post(U, json={"name": "race/one", "startPoint": start}).status_code)
+
+    threads = [threading.Thread(target=create, args=(tree.c1 if i % 2 else tree.c2,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses)[0] == 201 and statuses.count(201) == 1, statuses
+    assert all(s in (400, 409) for s in statuses if s != 201), statuses
+    changes = last_changes(server, tree.id, mark)
+    assert len(changes) == 1 and changes[0][:3] == ("refs/heads/race/one", "ADD", ZERO)
+    assert remote_heads(tree.url)["refs/heads/race/one"] == changes[0][3]

@@ -202,6 +202,7 @@ def test_duplicates_force_and_refusals(server: LiveServer, admin, tagged: Tagged
     for body in ({"name": "t", "startPoint": "main", "type": "HEAVY"},
                  {"name": "t", "startPoint": "main", "force": "perhaps"},
                  {"name": "t", "startPoint": "main", "message": 5},
+                 {"name": "t", "startPoint": "main", "type": 1},
                  {"name": "t"}, {"name": "t", "startPoint": "-main"}, {"name": "t", "startPoint": "main~1"}):
         assert admin.post(G, json=body).status_code == 400, body
     assert admin.post(G, json={"name": "release/2.0/x", "startPoint": "main"}).status_code == 409

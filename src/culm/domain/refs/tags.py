@@ -63,7 +63,7 @@ def create(session: Session, repo: Repository, actor: User | None, name: object,
         raise ValidationError("The tag message must be a string.", context="message")
     tag_type = (kind.strip().upper() if isinstance(kind, str) and kind.strip() else
                 ("ANNOTATED" if text.strip() else "LIGHTWEIGHT"))
-    if tag_type not in TYPES:
+    if tag_type not in TYPES or not isinstance(kind, str | None):
         raise ValidationError(f"Invalid tag type '{kind}'; valid values are ANNOTATED and LIGHTWEIGHT.",
                               context="type")
     if not isinstance(start_point, str) or not start_point.strip():
