@@ -11,7 +11,7 @@ def valid_ref_name(ref: str) -> bool:
     """git's own rules for ref names (`git check-ref-format`), and never option-like."""
     if not ref or ref.startswith("-") or "\x00" in ref or not ref.startswith("refs/"):
         return False
-    return run(None, "check-ref-format", "--", ref, check=False).returncode == 0
+    return run(None, "check-ref-format", ref, check=False).returncode == 0  # no "--": git refuses it here
 
 
 def compare_and_swap(repo_id: int, ref: str, old: str, new: str, message: str = "") -> bool:
