@@ -344,3 +344,19 @@ def test_concurrent_edits_lose_no_update(server: LiveServer, admin: httpx.Client
         assert prev_to == next_from
     assert chain[-1][1] == head(server, "race")
     assert git("rev-list", "--count", "HEAD", cwd=work).stdout.strip() == "8"
+
+
+def test_unicode_paths_and_archived_repositories(server: LiveServer, admin: httpx.Client, seeded: dict,
+                                                 tmp_path: Path) -> None:
+    r = put(admin, "files", "d\u00e9j\u00e0/\u0444\u0430\u0439\u043b \u2603.txt", content=b"u\n", branch="main")
+    assert r.status_code == 200, r.text
+    work = clone(server, "files", tmp_path / "c")
+    assert (work / "d\u00e9j\u00e0" / "\u0444\u0430\u0439\u043b \u2603.txt").read_bytes() == b"u\n"
+
+    repo_url = f"/rest/api/latest/projects/{KEY}/repos/files"
+    assert admin.put(repo_url, json={"archived": True}).status_code in (200, 201)
+    try:
+        r = put(admin, "files", "archived.txt", content=b"x", branch="main")
+        assert r.status_code == 409, r.text
+    finally:
+        assert admin.put(repo_url, json={"archived": False}).status_code in (200, 201)

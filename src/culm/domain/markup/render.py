@@ -5,7 +5,7 @@ with `htmlEscape=false`, passed through an allowlist sanitiser.
 The sanitiser does not patch the renderer's output: it re-parses the HTML with the standard library's
 tokenizer and writes out only allowlisted tags and attributes, every value re-escaped, URLs limited to
 safe schemes. Scripts, styles, event handlers, `javascript:`/`data:` URLs and comments never survive.
-(DESIGN.md names nh3 for this; nh3 is not installed in this environment, see docs/architecture.md.)
+(DESIGN.md names nh3 for this; nh3 is not installed in this environment, so the standard library does it.)
 """
 
 from __future__ import annotations
