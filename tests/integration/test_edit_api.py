@@ -360,3 +360,31 @@ def test_unicode_paths_and_archived_repositories(server: LiveServer, admin: http
         assert r.status_code == 409, r.text
     finally:
         assert admin.put(repo_url, json={"archived": False}).status_code in (200, 201)
+
+
+def test_chunked_upload_is_bounded(admin: httpx.Client, seeded: dict) -> None:
+    from culm.domain.content.edit import MAX_CONTENT_BYTES
+
+    boundary = "b0undary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"branch\"\r\n\r\nmain\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"f\"\r\n\r\n").encode()
+
+    def chunks():  # no Content-Length: the server must stop reading past its limit
+        yield head
+        block = b"x" * (1024 * 1024)
+        for _ in range(MAX_CONTENT_BYTES // len(block) + 2):
+            yield block
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    r = admin.put(browse("files", "huge.bin"), content=chunks(),
+                  headers={**XSRF, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 400 and "limit" in error(r)["message"]
+
+    def small():
+        yield head
+        yield b"chunked\n"
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    r = admin.put(browse("files", "chunked.txt"), content=small(),
+                  headers={**XSRF, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 200, r.text

@@ -69,6 +69,13 @@ async def edit_upload(request: Request) -> Upload:
     if length.isdigit() and int(length) > limit + _SLACK:
         return Upload(problem=ValidationError(f"The file is larger than the limit of {limit} bytes.",
                                               context="content"))
+    received = bytearray()
+    async for chunk in request.stream():  # bounded even without a Content-Length (chunked uploads)
+        received += chunk
+        if len(received) > limit + _SLACK:
+            return Upload(problem=ValidationError(f"The file is larger than the limit of {limit} bytes.",
+                                                  context="content"))
+    request._body = bytes(received)  # Starlette parses the form from the cached body
     try:
         form = await request.form(max_files=len(FIELDS), max_fields=len(FIELDS) * 2, max_part_size=limit + 1)
     except Exception:  # malformed body, too many parts, a plain field over the limit
