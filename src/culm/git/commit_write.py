@@ -40,6 +40,18 @@ class Identity:
     email: str
 
 
+def branch_head(repo: pygit2.Repository, ref: str) -> str | None:
+    """The commit id `ref` points at now (read fresh from disk), or None when it does not exist."""
+    found = repo.references.get(ref)
+    if found is None:
+        return None
+    return str(found.resolve().target)
+
+
+def has_branches(repo: pygit2.Repository) -> bool:
+    return any(name.startswith("refs/heads/") for name in repo.references)
+
+
 def _entry(tree: pygit2.Tree, name: str) -> pygit2.Object | None:
     wanted = name.encode("utf-8")
     for entry in tree:

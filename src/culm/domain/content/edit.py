@@ -20,6 +20,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
+import pygit2
 from sqlalchemy.orm import Session
 
 from culm.core.errors import Conflict, NoSuchBranch, NoSuchCommit, StaleRef, ValidationError
@@ -142,16 +143,17 @@ def edit_file(session: Session, repo: Repository, user: User, req: EditRequest) 
     author = identity(user)
     for attempt in range(ATTEMPTS):
         git_repo = open_repo(repo.id)
-        head_ref = git_repo.references.get(ref)
-        head = str(head_ref.target) if head_ref is not None else None
+        head = commit_write.branch_head(git_repo, ref)
         if head is not None:
             base = find_commit(git_repo, head)
+            if base is None:  # a branch pointing at something other than a commit: never rewrite it
+                raise ValidationError(f"'{ref}' does not point at a commit.", context="branch")
         elif source_ref is not None and source_ref != ref:
             base = find_commit(git_repo, source_ref)
             if base is None:
                 raise NoSuchBranch(f"Branch '{source_ref[len('refs/heads/'):]}' does not exist in repository "
                                    f"'{repo.name}'.", context="sourceBranch")
-        elif not any(name.startswith("refs/heads/") for name in git_repo.references):
+        elif not commit_write.has_branches(git_repo):
             base = None  # an empty repository: this commit starts the branch
         else:
             raise NoSuchBranch(f"Branch '{ref[len('refs/heads/'):]}' does not exist in repository '{repo.name}'.",
@@ -174,7 +176,7 @@ def edit_file(session: Session, repo: Repository, user: User, req: EditRequest) 
     raise StaleRef(f"'{ref}' kept changing; reload it and try again.", context="branch")  # pragma: no cover
 
 
-def _check(git_repo: object, repo: Repository, req: EditRequest, parts: list[str],
+def _check(git_repo: pygit2.Repository, repo: Repository, req: EditRequest, parts: list[str],
            current: commit_write.PathState, blob: str) -> int:
     """Bitbucket's refusals for this path at the branch head; returns the file mode to write."""
     if current.kind == "blocked":
@@ -185,11 +187,11 @@ def _check(git_repo: object, repo: Repository, req: EditRequest, parts: list[str
     if current.kind == "commit":
         raise ValidationError(f"'{req.path}' is a submodule; only files can be edited.", context="path")
     if req.source_commit_id:
-        source = find_commit(git_repo, req.source_commit_id.strip())  # type: ignore[arg-type]
+        source = find_commit(git_repo, req.source_commit_id.strip())
         if source is None:
             raise NoSuchCommit(f"Commit '{req.source_commit_id}' does not exist in repository '{repo.name}'.",
                                context="sourceCommitId")
-        before = commit_write.path_state(git_repo, source.tree, parts)  # type: ignore[arg-type]
+        before = commit_write.path_state(git_repo, source.tree, parts)
         if (before.kind, before.oid) != (current.kind, current.oid):
             raise FileOutOfDate(f"The file '{req.path}' has been changed since commit "
                                 f"{req.source_commit_id}; reload it and try again.", context="sourceCommitId")
