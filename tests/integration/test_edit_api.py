@@ -388,3 +388,36 @@ def test_chunked_upload_is_bounded(admin: httpx.Client, seeded: dict) -> None:
     r = admin.put(browse("files", "chunked.txt"), content=small(),
                   headers={**XSRF, "Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert r.status_code == 200, r.text
+
+
+def test_other_entries_keep_raw_names_modes_and_ids(server: LiveServer, admin: httpx.Client,
+                                                    tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    create_repo(admin, KEY, "raw")
+    work = tmp_path / "w"
+    git("init", "-q", "-b", "main", str(work))
+    odd = os.fsdecode(b"caf\xe9.txt")  # not UTF-8
+    (work / odd).write_bytes(b"latin\n")
+    (work / "link").symlink_to("caf\u00e9-target")
+    commit_file(work, "sub/keep.txt", "keep\n")
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "odd names", cwd=work)
+    git("push", "-q", remote(server, "raw"), "main", cwd=work)
+
+    def tree(cwd: Path, rev: str) -> bytes:
+        return subprocess.run(["git", "ls-tree", "-r", "-z", rev], cwd=cwd, capture_output=True, check=True).stdout
+
+    before = tree(work, "HEAD")
+    r = put(admin, "raw", "sub/new.txt", content=b"n\n", branch="main")
+    assert r.status_code == 200, r.text
+    copy = clone(server, "raw", tmp_path / "c")
+    after = tree(copy, "HEAD")
+    assert set(before.split(b"\0")) < set(after.split(b"\0"))  # every old entry is byte-identical
+    assert len(after.split(b"\0")) == len(before.split(b"\0")) + 1
+    # Editing the symlink keeps it a symlink.
+    r = put(admin, "raw", "link", content=b"elsewhere", branch="main", sourceCommitId=r.json()["id"])
+    assert r.status_code == 200, r.text
+    git("pull", "-q", cwd=copy)
+    assert os.readlink(copy / "link") == "elsewhere"
