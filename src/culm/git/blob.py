@@ -24,6 +24,7 @@ from culm.git.tree import blob_size
 CHUNK = 64 * 1024
 SNIFF = 8000
 IN_MEMORY_MAX = 1024 * 1024  # blobs up to this size are read whole with pygit2; larger ones are streamed
+LINE_MAX = 64 * 1024  # bytes of one line a page keeps (a minified file can be one huge line)
 
 
 def stream(git_dir: Path, oid: str, chunk: int = CHUNK) -> Iterator[bytes]:
@@ -88,16 +89,28 @@ class _Replay:
             close()
 
 
+def _line(raw: bytes) -> bytes:
+    raw = raw[:-1] if raw.endswith(b"\r") else raw
+    return raw[:LINE_MAX]
+
+
 def _split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Lines without their terminators (LF or CRLF); a last line without a newline is still a line."""
-    buf = b""
+    """Lines without their terminators (LF or CRLF); a last line without a newline is still a line.
+    Linear in the content, and a line keeps at most LINE_MAX bytes however long it is."""
+    pending: list[bytes] = []
+    kept = 0
     for data in chunks:
-        buf += data
-        *lines, buf = buf.split(b"\n")
-        for line in lines:
-            yield line[:-1] if line.endswith(b"\r") else line
-    if buf:
-        yield buf[:-1] if buf.endswith(b"\r") else buf
+        parts = data.split(b"\n")
+        for part in parts[:-1]:
+            pending.append(part)
+            yield _line(b"".join(pending))
+            pending, kept = [], 0
+        tail = parts[-1]
+        if tail and kept <= LINE_MAX:
+            pending.append(tail[: LINE_MAX + 1 - kept])
+            kept += len(pending[-1])
+    if pending:
+        yield _line(b"".join(pending))
 
 
 @dataclass(frozen=True)

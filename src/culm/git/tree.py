@@ -75,7 +75,9 @@ def _child(tree: pygit2.Tree, name: str) -> pygit2.Object | None:
         return tree[name]
     except (KeyError, ValueError, TypeError):
         pass
-    # Not an exact (UTF-8) name: a name that is not UTF-8, shown to the client with replacements.
+    # Not an exact (UTF-8) name: a name that is not UTF-8 was shown to the client with replacements.
+    if "\ufffd" not in name:
+        return None
     for entry in tree:
         if text(entry.raw_name) == name:
             return entry
