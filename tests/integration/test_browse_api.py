@@ -308,3 +308,29 @@ def test_wide_directory_costs_one_page(server: LiveServer, admin: httpx.Client, 
     files = admin.get(f"{url}/files", params={"start": 10, "limit": 2}).json()
     assert files["values"] == ["f00010.txt", "f00011.txt"] and files["nextPageStart"] == 12
     assert time.monotonic() - began < 10
+
+
+def test_odd_names_and_very_long_lines(server: LiveServer, admin: httpx.Client, tmp_path: Path) -> None:
+    """Spaces, '#', '%' and non-UTF-8 bytes in directory names; a 200 KB line is cut, not a failure."""
+    create_repo(admin, KEY, "odd")
+    work = tmp_path / "odd"
+    git("init", "-q", "-b", "main", str(work))
+    weird_dir = os.path.join(os.fsencode(work), b"d\xfcr with space")
+    os.makedirs(os.path.join(weird_dir, b"50% #1"))
+    with open(os.path.join(weird_dir, b"50% #1", b"f.txt"), "wb") as fh:
+        fh.write(b"x\n")
+    (work / "min.js").write_bytes(b"a" * 200_000 + b"\nend\n")
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "odd", cwd=work)
+    git("push", "-q", cred_url(server, f"/scm/{KEY}/odd.git", *ADMIN), "main", cwd=work)
+    url = f"/rest/api/latest/projects/{KEY}/repos/odd"
+    shown = "d\ufffdr with space/50% #1"
+    listing = admin.get(f"{url}/browse/{quote(shown)}").json()
+    assert listing["path"]["toString"] == shown
+    assert [c["path"]["name"] for c in listing["children"]["values"]] == ["f.txt"]
+    body = admin.get(f"{url}/browse/{quote(shown)}/f.txt", params={"blame": "true"}).json()
+    assert body["lines"] == [{"text": "x"}] and body["blame"][0]["fileName"] == shown + "/f.txt"
+    assert admin.get(f"{url}/files").json()["values"] == [shown + "/f.txt", "min.js"]
+    assert admin.get(f"{url}/files/{quote(shown)}").json()["values"] == ["f.txt"]
+    lines = admin.get(f"{url}/browse/min.js").json()["lines"]
+    assert len(lines[0]["text"]) == 64 * 1024 and lines[1] == {"text": "end"}

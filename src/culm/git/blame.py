@@ -24,6 +24,32 @@ class BlameSpan:
     spanned_lines: int
 
 
+_ESCAPES = {ord("a"): 7, ord("b"): 8, ord("t"): 9, ord("n"): 10, ord("v"): 11, ord("f"): 12, ord("r"): 13,
+            ord('"'): 34, ord("\\"): 92}
+
+
+def unquote(value: bytes) -> bytes:
+    """A path as git prints it when it has unusual bytes: C-quoted, with octal escapes."""
+    if len(value) < 2 or not (value.startswith(b'"') and value.endswith(b'"')):
+        return value
+    body, out, i = value[1:-1], bytearray(), 0
+    while i < len(body):
+        c = body[i]
+        if c == 92 and i + 1 < len(body):  # backslash
+            nxt = body[i + 1]
+            digits = body[i + 1:i + 4]
+            if len(digits) == 3 and all(48 <= d <= 55 for d in digits):  # \ooo: one byte in octal
+                out.append(int(digits, 8) & 0xFF)
+                i += 4
+                continue
+            out.append(_ESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return bytes(out)
+
+
 def _mail(value: str) -> str:
     return value[1:-1] if value.startswith("<") and value.endswith(">") else value
 
@@ -54,7 +80,7 @@ def blame(git_dir: Path, commit: str, raw_path: bytes, first: int, count: int) -
             final_line = int(fields[1])
             current = commits.setdefault(sha, {})
         elif current is not None and key:
-            current[key.decode("ascii", "replace")] = text(value)
+            current[key.decode("ascii", "replace")] = text(unquote(value) if key == b"filename" else value)
     return spans
 
 
