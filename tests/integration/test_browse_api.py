@@ -210,6 +210,7 @@ def test_blame_spans_the_page(admin: httpx.Client, world: dict) -> None:
     assert second["displayCommitHash"] == world["second"][:11]
     assert second["author"] == {"name": "Other Person", "emailAddress": "other@example.com"}
     assert second["fileName"] == "README.md"
+    assert second["commitId"] == world["second"] and second["displayCommitId"] == world["second"][:11]
     assert isinstance(second["authorTimestamp"], int) and second["authorTimestamp"] > 10**12
     # a bare ?blame counts; with noContent only the blame comes back, for the page's lines
     only = admin.get(f"{REST}/browse/README.md?blame&noContent&start=1&limit=1")
@@ -291,20 +292,20 @@ def test_permission_is_checked(server: LiveServer, world: dict) -> None:
 
 
 def test_wide_directory_costs_one_page(server: LiveServer, admin: httpx.Client, tmp_path: Path) -> None:
-    """A 20,000-entry root is listed a page at a time without reading the blobs."""
+    """A 50,000-entry root is listed a page at a time without reading the blobs."""
     create_repo(admin, KEY, "wide")
     work = tmp_path / "wide"
     git("init", "-q", "-b", "main", str(work))
     blob = git("hash-object", "-w", "--stdin", cwd=work, input=b"same\n").stdout.strip()
-    listing = "".join(f"100644 blob {blob}\tf{i:05d}.txt\n" for i in range(20_000))
+    listing = "".join(f"100644 blob {blob}\tf{i:05d}.txt\n" for i in range(50_000))
     tree = git("mktree", cwd=work, input=listing.encode()).stdout.strip()
     commit = git("commit-tree", tree, "-m", "wide", cwd=work).stdout.strip()
     git("update-ref", "refs/heads/main", commit, cwd=work)
     git("push", "-q", cred_url(server, f"/scm/{KEY}/wide.git", *ADMIN), "main", cwd=work)
     url = f"/rest/api/latest/projects/{KEY}/repos/wide"
     began = time.monotonic()
-    page = admin.get(f"{url}/browse", params={"start": 19_998, "limit": 5}).json()["children"]
-    assert [c["path"]["name"] for c in page["values"]] == ["f19998.txt", "f19999.txt"] and page["isLastPage"]
+    page = admin.get(f"{url}/browse", params={"start": 49_998, "limit": 5}).json()["children"]
+    assert [c["path"]["name"] for c in page["values"]] == ["f49998.txt", "f49999.txt"] and page["isLastPage"]
     files = admin.get(f"{url}/files", params={"start": 10, "limit": 2}).json()
     assert files["values"] == ["f00010.txt", "f00011.txt"] and files["nextPageStart"] == 12
     assert time.monotonic() - began < 10

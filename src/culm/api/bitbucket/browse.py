@@ -93,7 +93,7 @@ def _blame_json(spans: list[git_blame.BlameSpan], people: People) -> list[dict[s
         "commitHash": s.commit,
         "displayCommitHash": short_id(s.commit),
         "commitId": s.commit,
-        "commitDisplayId": short_id(s.commit),
+        "displayCommitId": short_id(s.commit),
         "fileName": s.filename,
         "lineNumber": s.line_number,
         "spannedLines": s.spanned_lines,
