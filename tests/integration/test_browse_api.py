@@ -321,6 +321,7 @@ def test_odd_names_and_very_long_lines(server: LiveServer, admin: httpx.Client, 
     with open(os.path.join(weird_dir, b"50% #1", b"f.txt"), "wb") as fh:
         fh.write(b"x\n")
     (work / "min.js").write_bytes(b"a" * 200_000 + b"\nend\n")
+    (work / "back\\slash.txt").write_text("b\n")
     git("add", "-A", cwd=work)
     git("commit", "-q", "-m", "odd", cwd=work)
     git("push", "-q", cred_url(server, f"/scm/{KEY}/odd.git", *ADMIN), "main", cwd=work)
@@ -331,7 +332,9 @@ def test_odd_names_and_very_long_lines(server: LiveServer, admin: httpx.Client, 
     assert [c["path"]["name"] for c in listing["children"]["values"]] == ["f.txt"]
     body = admin.get(f"{url}/browse/{quote(shown)}/f.txt", params={"blame": "true"}).json()
     assert body["lines"] == [{"text": "x"}] and body["blame"][0]["fileName"] == shown + "/f.txt"
-    assert admin.get(f"{url}/files").json()["values"] == [shown + "/f.txt", "min.js"]
+    assert admin.get(f"{url}/files").json()["values"] == ["back\\slash.txt", shown + "/f.txt", "min.js"]
+    backslash = quote("back\\slash.txt")
+    assert admin.get(f"{url}/browse/{backslash}").json()["lines"] == [{"text": "b"}]
     assert admin.get(f"{url}/files/{quote(shown)}").json()["values"] == ["f.txt"]
     lines = admin.get(f"{url}/browse/min.js").json()["lines"]
     assert len(lines[0]["text"]) == 64 * 1024 and lines[1] == {"text": "end"}

@@ -40,7 +40,7 @@ def clean_path(raw: str | None) -> str:
     path = raw.rstrip("/")
     if not path:
         return "" if not raw else _bad(raw)
-    if path.startswith("/") or path.startswith("-") or "\x00" in path or "\\" in path:
+    if path.startswith("/") or path.startswith("-") or "\x00" in path:
         _bad(raw)
     if any(part in ("", ".", "..") for part in path.split("/")):
         _bad(raw)
