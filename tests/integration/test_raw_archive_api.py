@@ -259,3 +259,33 @@ def test_archive_bad_input(admin: httpx.Client, world: dict, params: dict, statu
 
 def test_archive_of_empty_repository_is_404(admin: httpx.Client, world: dict) -> None:
     _error(admin.get(f"/rest/api/latest/projects/{KEY}/repos/empty/archive"), 404, "NoSuchCommitException")
+
+
+def test_public_repository_is_readable_anonymously(server: LiveServer, admin: httpx.Client, world: dict) -> None:
+    assert admin.put(REST, json={"public": True}).status_code in (200, 201)
+    try:
+        with server.client(auth=None) as anon:
+            assert anon.get(f"{REST}/raw/README.md").content == b"# Title\n\nsecond version\n"
+            archive = anon.get(f"{REST}/archive", params={"format": "tar", "path": "README.md"})
+            assert archive.status_code == 200
+            assert anon.get(f"{REST}/browse/src").json()["children"]["size"] == 2
+            assert anon.get(f"{REST}/files/src").json()["values"] == ["app.html", "lib/code.py"]
+    finally:
+        assert admin.put(REST, json={"public": False}).status_code in (200, 201)
+
+
+def test_personal_repository_paths(server: LiveServer, admin: httpx.Client, tmp_path: Path) -> None:
+    created = admin.post("/rest/api/latest/projects/~admin/repos", json={"name": "mine"})
+    assert created.status_code == 201, created.text
+    work = tmp_path / "mine"
+    git("init", "-q", "-b", "main", str(work))
+    (work / "notes.txt").write_text("personal\n")
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "notes", cwd=work)
+    git("push", "-q", cred_url(server, "/scm/~admin/mine.git", *ADMIN), "main", cwd=work)
+    base = "/rest/api/1.0/users/admin/repos/mine"
+    assert admin.get(f"{base}/raw/notes.txt").content == b"personal\n"
+    assert admin.get(f"{base}/browse/notes.txt").json()["lines"] == [{"text": "personal"}]
+    assert admin.get(f"{base}/files").json()["values"] == ["notes.txt"]
+    r = admin.get(f"{base}/archive")
+    assert r.status_code == 200 and r.headers["content-disposition"].startswith('attachment; filename="mine-main@')
