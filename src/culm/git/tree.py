@@ -27,9 +27,7 @@ DIRECTORY = "DIRECTORY"
 SUBMODULE = "SUBMODULE"
 
 MODE_TREE = 0o040000
-MODE_LINK = 0o120000
 MODE_GITLINK = 0o160000
-MODE_EXEC = 0o100755
 
 
 def clean_path(raw: str | None) -> str:
@@ -48,7 +46,7 @@ def clean_path(raw: str | None) -> str:
 
 
 def _bad(raw: str) -> str:
-    raise ValidationError(f"The path '{text(raw.encode('utf-8', 'replace'))}' is not valid.", context="path")
+    raise ValidationError(f"The path '{raw}' is not valid.", context="path")
 
 
 def kind_of(mode: int) -> str:
