@@ -1,0 +1,58 @@
+"""Archives of a commit's tree, streamed from `git archive` (zip, tar, tar.gz/tgz via git's own gzip)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+from culm.core.config import get_settings
+from culm.core.errors import ValidationError
+from culm.git.command import git_env
+
+FORMATS = {"zip": "zip", "tar": "tar", "tar.gz": "tar.gz", "tgz": "tgz"}
+CHUNK = 64 * 1024
+
+
+def check_format(value: str | None) -> str:
+    fmt = (value or "zip").lower()
+    if fmt not in FORMATS:
+        raise ValidationError(f"The archive format '{value}' is not supported. Supported formats are: "
+                              "zip, tar, tar.gz and tgz.", context="format")
+    return fmt
+
+
+def check_prefix(value: str | None) -> str:
+    """The prefix as a directory ending in `/` ('' for none); it must stay inside the archive."""
+    if not value:
+        return ""
+    prefix = value if value.endswith("/") else value + "/"
+    parts = prefix[:-1].split("/")
+    if prefix.startswith("/") or "\x00" in prefix or "\\" in prefix or any(p in ("", ".", "..") for p in parts):
+        raise ValidationError(f"The prefix '{value}' is not valid.", context="prefix")
+    return prefix
+
+
+def stream(git_dir: Path, commit: str, fmt: str, prefix: str, raw_paths: list[bytes]) -> Iterator[bytes]:
+    """The archive's bytes in chunks. `commit` is a full commit id and `raw_paths` exist in its tree
+    (checked by the caller), so git cannot fail part-way for a client's reason. Closing the iterator
+    ends the git process."""
+    cmd: list[str] = [get_settings().git_bin, "--git-dir", str(git_dir), "--literal-pathspecs", "archive",
+                      f"--format={FORMATS[fmt]}"]
+    if prefix:
+        cmd.append(f"--prefix={prefix}")
+    cmd += [commit, "--", *(os.fsdecode(p) for p in raw_paths)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=git_env())
+    assert proc.stdout is not None
+    try:
+        while True:
+            data = proc.stdout.read1(CHUNK)
+            if not data:
+                break
+            yield data
+    finally:
+        proc.stdout.close()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
