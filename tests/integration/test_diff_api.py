@@ -4,6 +4,7 @@ a huge diff cut short, atlassian-python-api's get_diff, and bad input."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ KEY = "DIF"
 API = "/rest/api/latest"
 R = f"{API}/projects/{KEY}/repos/diffs"
 HUGE_LINES = 200_000
+AWKWARD = [b"caf\xe9 latin.txt", "caf\u00e9 utf8.txt".encode(), b'quote "me".txt', b"tab\there.txt",
+           b"a b/c d.txt", b"-dash.txt"]
 
 
 @dataclass
@@ -26,6 +29,7 @@ class Repo:
     main: str  # the commit with every kind of change
     feature: str  # a branch from `root`, behind main
     big: str  # a commit adding a huge file
+    names: str  # a commit adding files with awkward names
     work: Path
 
 
@@ -78,9 +82,18 @@ def repo(server: LiveServer, admin, tmp_path_factory: pytest.TempPathFactory) ->
     big = commit_all(work, "huge")
     git("checkout", "-q", "main", cwd=work)
 
+    git("checkout", "-q", "-b", "names", cwd=work)
+    for name in AWKWARD:
+        target = work / os.fsdecode(name)
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(b"x\n")
+    git("mv", "app.txt", "renamed app.txt", cwd=work)
+    names = commit_all(work, "awkward names")
+    git("checkout", "-q", "main", cwd=work)
+
     url = cred_url(server, f"/scm/{KEY}/diffs.git", *ADMIN)
-    git("push", "-q", url, "main", "feature", "big", cwd=work)
-    return Repo(root, main, feature, big, work)
+    git("push", "-q", url, "main", "feature", "big", "names", cwd=work)
+    return Repo(root, main, feature, big, names, work)
 
 
 def by_path(body: dict) -> dict[str, dict]:
@@ -142,6 +155,20 @@ def test_commit_diff_every_kind_of_change(admin, repo: Repo) -> None:
     assert files["logo.bin"]["binary"] is True and files["logo.bin"]["hunks"] == []
     latin = lines_of(files["latin.txt"])
     assert latin == [("REMOVED", 1, 1, "caf\ufffd"), ("ADDED", 2, 1, "na\ufffdve \ufffdt\ufffd")]
+
+
+def test_awkward_names(admin, repo: Repo) -> None:
+    files = by_path(admin.get(f"{R}/commits/{repo.names}/diff").json())
+    assert set(files) == {"caf\ufffd latin.txt", "caf\u00e9 utf8.txt", 'quote "me".txt', "tab\there.txt",
+                          "a b/c d.txt", "-dash.txt", "renamed app.txt"}
+    assert files["renamed app.txt"]["source"]["toString"] == "app.txt"
+    assert files["a b/c d.txt"]["destination"] == {"components": ["a b", "c d.txt"], "parent": "a b",
+                                                   "name": "c d.txt", "extension": "txt", "toString": "a b/c d.txt"}
+    (d,) = admin.get(f"{R}/commits/{repo.names}/diff/caf\u00e9 utf8.txt").json()["diffs"]
+    assert d["destination"]["name"] == "caf\u00e9 utf8.txt"
+    (d,) = admin.get(f"{R}/commits/{repo.names}/diff/a b/c d.txt").json()["diffs"]
+    assert lines_of(d) == [("ADDED", 1, 1, "x")]
+    assert admin.get(f"{R}/commits/{repo.names}/diff/caf%FF").json()["diffs"] == []
 
 
 def test_context_lines(admin, repo: Repo) -> None:

@@ -218,10 +218,8 @@ def _request(request: Request, repo: Repository, base: str | None, target: str) 
                                ignore_whitespace=ignore_whitespace(request))
 
 
-def _commit_diff(request: Request, session: Session, who: Principal, project_key: str, slug: str,
-                 until: str | None, since: str | None) -> gitdiff.DiffRequest:
+def _commit_diff(request: Request, repo: Repository, until: str | None, since: str | None) -> gitdiff.DiffRequest:
     """`until` against `since`, or against its first parent (nothing: the empty tree) without one."""
-    repo = readable(session, who, project_key, slug)
     git = open_repo(repo.id)
     target = resolve_commit(git, until, repo.name)
     base = str(resolve_commit(git, since, repo.name).id) if since else _first_parent(target)
@@ -235,16 +233,16 @@ def _commit_diff(request: Request, session: Session, who: Principal, project_key
 @router.get(R + "/commits/{commitId}/diff/{path:path}", response_model=None)
 def commit_diff(projectKey: str, repositorySlug: str, commitId: str, request: Request, path: str = "",
                 session: Session = Depends(db), who: Principal = Depends(principal)) -> StreamingResponse:
-    req = _commit_diff(request, session, who, projectKey, repositorySlug, commitId, _param(request, "since"))
-    return serve_diff(request, req, path)
+    repo = readable(session, who, projectKey, repositorySlug)
+    return serve_diff(request, _commit_diff(request, repo, commitId, _param(request, "since")), path)
 
 
 @router.get(R + "/commits/{commitId}/diff-stats-summary", response_model=None)
 @router.get(R + "/commits/{commitId}/diff-stats-summary/{path:path}", response_model=None)
 def commit_diff_stats(projectKey: str, repositorySlug: str, commitId: str, request: Request, path: str = "",
                       session: Session = Depends(db), who: Principal = Depends(principal)) -> JSONResponse:
-    req = _commit_diff(request, session, who, projectKey, repositorySlug, commitId, _param(request, "since"))
-    return serve_stats(request, req, path)
+    repo = readable(session, who, projectKey, repositorySlug)
+    return serve_stats(request, _commit_diff(request, repo, commitId, _param(request, "since")), path)
 
 
 # ---- diff?since=&until= ------------------------------------------------------------------------------
@@ -254,12 +252,11 @@ def commit_diff_stats(projectKey: str, repositorySlug: str, commitId: str, reque
 @router.get(R + "/diff/{path:path}", response_model=None)
 def raw_diff(projectKey: str, repositorySlug: str, request: Request, path: str = "",
              session: Session = Depends(db), who: Principal = Depends(principal)) -> StreamingResponse:
+    repo = readable(session, who, projectKey, repositorySlug)
     until = _param(request, "until")
-    readable(session, who, projectKey, repositorySlug)
     if until is None:
         raise ValidationError("An until revision is required to stream a diff.", context="until")
-    req = _commit_diff(request, session, who, projectKey, repositorySlug, until, _param(request, "since"))
-    return serve_diff(request, req, path)
+    return serve_diff(request, _commit_diff(request, repo, until, _param(request, "since")), path)
 
 
 # ---- compare/diff?from=&to= --------------------------------------------------------------------------
