@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
-from culm.git.diff import ADDED, CONTEXT, REMOVED, DiffParser, parse_numstat, read_lines, unquote
+from culm.git.diff import ADDED, CONTEXT, REMOVED, DiffParser, find_copy_source, parse_numstat, read_lines, unquote
 
 
 def parse(data: bytes, **kw: object) -> tuple[list, DiffParser]:
@@ -217,3 +217,11 @@ def test_numstat_across_chunk_boundaries() -> None:
             return next(self.parts, b"")
 
     assert parse_numstat(Slow()) == (20_000, 20_000, 40_000)  # type: ignore[arg-type]
+
+
+def test_find_copy_source() -> None:
+    data = b"M\0a.txt\0R087\0old.txt\0new.txt\0C100\0base.c\0copy.c\0D\0gone\0"
+    assert find_copy_source(io.BytesIO(data), "new.txt") == "old.txt"
+    assert find_copy_source(io.BytesIO(data), "copy.c") == "base.c"
+    assert find_copy_source(io.BytesIO(data), "a.txt") is None
+    assert find_copy_source(io.BytesIO(data), "gone") is None

@@ -345,42 +345,51 @@ class DiffParser:
         return None
 
 
+def nul_tokens(stream: BinaryIO) -> Iterator[bytes]:
+    """The NUL-terminated records of `-z` output, read in chunks."""
+    tail = b""
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            if tail:
+                yield tail
+            return
+        tokens = (tail + chunk).split(b"\0")
+        tail = tokens.pop()
+        yield from tokens
+
+
 def parse_numstat(stream: BinaryIO, keep: Callable[[str, str], bool] | None = None) -> tuple[int, int, int]:
     """(files changed, lines added, lines removed) from `--numstat -z` output, read in chunks.
     Binary files (`-`) count as changed with no lines. `keep(source, destination)` filters files."""
     files = added = removed = 0
-    pending: list[bytes] | None = None  # a rename or copy waiting for its source and destination
-    tail = b""
-
-    def count(counts: list[bytes], src: bytes, dst: bytes) -> None:
-        nonlocal files, added, removed
+    tokens = nul_tokens(stream)
+    for token in tokens:
+        parts = token.split(b"\t", 2)
+        if len(parts) < 3:
+            continue
+        src = dst = parts[2]
+        if src == b"":  # a rename or copy: its source and destination follow
+            src, dst = next(tokens, b""), next(tokens, b"")
         if keep is not None and not keep(text(src), text(dst)):
-            return
+            continue
         files += 1
-        added += int(counts[0]) if counts[0].isdigit() else 0
-        removed += int(counts[1]) if counts[1].isdigit() else 0
-
-    while True:
-        chunk = stream.read(CHUNK)
-        if not chunk:
-            break
-        tokens = (tail + chunk).split(b"\0")
-        tail = tokens.pop()
-        for token in tokens:
-            if pending is not None:
-                pending.append(token)
-                if len(pending) == 4:
-                    count(pending, pending[2], pending[3])
-                    pending = None
-                continue
-            parts = token.split(b"\t", 2)
-            if len(parts) < 3:
-                continue
-            if parts[2] == b"":
-                pending = parts[:2]
-            else:
-                count(parts, parts[2], parts[2])
+        added += int(parts[0]) if parts[0].isdigit() else 0
+        removed += int(parts[1]) if parts[1].isdigit() else 0
     return files, added, removed
+
+
+def find_copy_source(stream: BinaryIO, path: str) -> str | None:
+    """From `--name-status -z` output: the path `path` was renamed or copied from, if it was."""
+    tokens = nul_tokens(stream)
+    for status in tokens:
+        if status[:1] in (b"R", b"C"):
+            src, dst = next(tokens, b""), next(tokens, b"")
+            if text(dst) == path:
+                return text(src)
+        else:
+            next(tokens, None)
+    return None
 
 
 # ---- running git -------------------------------------------------------------------------------------
@@ -447,18 +456,7 @@ def copy_source(req: DiffRequest, path: str) -> str | None:
     """The path `path` was renamed or copied from in `req` (Bitbucket's `autoSrcPath`), if any."""
     with _git(req.git_dir, req.diff_args("--name-status", "-z"), req.env()) as proc:
         assert proc.stdout is not None
-        data = proc.stdout.read()  # one short record per changed file
-    tokens = data.split(b"\0")
-    i = 0
-    while i < len(tokens) and tokens[i]:
-        status = tokens[i]
-        if status[:1] in (b"R", b"C") and i + 2 < len(tokens):
-            if text(tokens[i + 2]) == path:
-                return text(tokens[i + 1])
-            i += 3
-        else:
-            i += 2
-    return None
+        return find_copy_source(proc.stdout, path)
 
 
 def raw_chunks(git_dir: Path, args: list[str], env: dict[str, str] | None = None) -> Iterator[bytes]:
