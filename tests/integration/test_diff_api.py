@@ -5,6 +5,7 @@ a huge diff cut short, atlassian-python-api's get_diff, and bad input."""
 from __future__ import annotations
 
 import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -390,3 +391,42 @@ def test_patch(admin, repo: Repo) -> None:
     for params in ({"until": "nope"}, {"until": repo.main, "since": "nope"}, {"until": "-x"}):
         r = admin.get(f"{R}/patch", params=params)
         assert r.status_code == 404 and error_of(r) == "NoSuchCommitException", params
+
+
+def git_children(server: LiveServer, verb: str) -> list[int]:
+    """Running `git <verb>` processes the server started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == server.proc.pid and verb.encode() in args:
+            found.append(int(entry.name))
+    return found
+
+
+def test_client_leaving_stops_git(server: LiveServer, admin, repo: Repo) -> None:
+    git("checkout", "-q", "-b", "giant", repo.root, cwd=repo.work)
+    (repo.work / "giant.txt").write_text(numbered("giant line of generated text", 600_000))
+    commit_all(repo.work, "giant")
+    git("checkout", "-q", "main", cwd=repo.work)
+    git("push", "-q", cred_url(server, f"/scm/{KEY}/diffs.git", *ADMIN), "giant", cwd=repo.work)
+    # a small receive buffer, so the kernel cannot absorb the whole answer while the client waits
+    transport = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)])
+    for url, params, verb in ((f"{R}/diff", {"until": "giant"}, "diff-tree"),
+                              (f"{R}/patch", {"until": "giant"}, "format-patch")):
+        with server.client(transport=transport) as client, client.stream(
+                "GET", url, params=params, headers={"Accept": "text/plain"}) as r:
+            assert r.status_code == 200
+            chunks = r.iter_raw()  # kept: dropping the iterator would close the response already
+            next(chunks)
+            time.sleep(0.5)
+            assert git_children(server, verb), "git should still be waiting to write while the client waits"
+        deadline = time.monotonic() + 10
+        while git_children(server, verb) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not git_children(server, verb), verb

@@ -20,9 +20,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pygit2
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.orm import Session
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from culm.api.bitbucket import A
 from culm.api.bitbucket.render_git import path_json
@@ -40,6 +43,24 @@ router = APIRouter()
 R = A + "/projects/{projectKey}/repos/{repositorySlug}"
 JSON_TYPE = "application/json;charset=UTF-8"
 TEXT_TYPE = "text/plain"
+
+
+class GitStream(StreamingResponse):
+    """A streamed answer fed by a generator that runs git. However the response ends (finished, client
+    gone, error) the generator is closed, which kills git at once instead of leaving it blocked on a
+    pipe nobody reads."""
+
+    def __init__(self, chunks: Iterator[bytes], media_type: str, headers: dict[str, str] | None = None) -> None:
+        self._source = chunks
+        super().__init__(chunks, media_type=media_type, headers=headers)
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            close = getattr(self._source, "close", None)
+            if close is not None:
+                await to_thread.run_sync(close)
 
 
 # ---- parameters --------------------------------------------------------------------------------------
@@ -194,8 +215,8 @@ def serve_diff(request: Request, req: gitdiff.DiffRequest, path: str | None) -> 
     scope = _scope(request, path, req)
     req = replace(req, paths=scope.pathspecs())
     if prefers_text(request):
-        return StreamingResponse(gitdiff.raw_diff(req), media_type=TEXT_TYPE)
-    return StreamingResponse(_json_stream(req, scope), media_type=JSON_TYPE)
+        return GitStream(gitdiff.raw_diff(req), media_type=TEXT_TYPE)
+    return GitStream(_json_stream(req, scope), media_type=JSON_TYPE)
 
 
 def serve_stats(request: Request, req: gitdiff.DiffRequest, path: str | None) -> JSONResponse:
@@ -351,5 +372,5 @@ def patch(projectKey: str, repositorySlug: str, request: Request, session: Sessi
     headers = {}
     if until_name == until and (since is None or since_name == since):
         headers["Cache-Control"] = "private, max-age=31536000"  # full ids name immutable content
-    return StreamingResponse(gitdiff.patch(repo_dir(repo.id), until, since, all_ancestors),
-                             media_type=TEXT_TYPE, headers=headers)
+    return GitStream(gitdiff.patch(repo_dir(repo.id), until, since, all_ancestors), media_type=TEXT_TYPE,
+                     headers=headers)
