@@ -14,6 +14,7 @@ and `filter` have no effect (culm has no commit comments yet).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -60,7 +61,8 @@ class GitStream(StreamingResponse):
         finally:
             close = getattr(self._source, "close", None)
             if close is not None:
-                await to_thread.run_sync(close)
+                with contextlib.suppress(ValueError):  # still running in a worker: it ends by itself
+                    await to_thread.run_sync(close)
 
 
 # ---- parameters --------------------------------------------------------------------------------------
