@@ -322,6 +322,7 @@ def test_compare_diff(admin, repo: Repo) -> None:
     r = admin.get(f"{R}/compare/diff", params={"from": "main", "to": "-nope"})
     assert r.status_code == 404
     assert admin.get(f"{R}/compare/diff/-x", params={"from": "main"}).status_code == 400
+    assert admin.get(f"{R}/compare/diffx", params={"from": "main"}).status_code == 404
     assert admin.get(f"{R}/compare/diff", params={"fromRepo": "NOPE/nope"}).status_code == 404
     assert admin.get(f"{R}/compare/diff", params={"fromRepo": "999999"}).status_code == 404
 

@@ -32,7 +32,7 @@ from culm.api.bitbucket import A
 from culm.api.bitbucket.render_git import path_json
 from culm.api.bitbucket.repo_access import readable, repo_at
 from culm.api.deps import db, flag, principal
-from culm.core.errors import NoSuchRepository, ValidationError
+from culm.core.errors import NoSuchRepository, NotFound, ValidationError
 from culm.domain.permissions.service import Principal
 from culm.domain.projects.models import Project
 from culm.domain.repos.models import Repository
@@ -334,26 +334,34 @@ def _empty_diff(request: Request) -> JSONResponse:
                          "diffs": [], "truncated": False}, media_type=JSON_TYPE)
 
 
-@router.get(R + "/compare/diff", response_model=None)
-@router.get(R + "/compare/diff/{path:path}", response_model=None)
-def compare_diff(projectKey: str, repositorySlug: str, request: Request, path: str = "",
-                 session: Session = Depends(db), who: Principal = Depends(principal)) -> Any:
-    req = _compare(request, session, who, projectKey, repositorySlug)
-    if req is None:
-        repo_path(path)
-        return StreamingResponse(iter([b""]), media_type=TEXT_TYPE) if prefers_text(request) else _empty_diff(request)
-    return serve_diff(request, req, path)
+def _compare_path(path: str) -> str:
+    """The spec writes `compare/diff{path}` (no slash): `""` or `/some/file`; `compare/diffx` is no route."""
+    if path and not path.startswith("/"):
+        raise NotFound(f"No resource at compare/diff{path}.")
+    return path
 
 
-@router.get(R + "/compare/diff-stats-summary", response_model=None)
-@router.get(R + "/compare/diff-stats-summary/{path:path}", response_model=None)
-def compare_diff_stats(projectKey: str, repositorySlug: str, request: Request, path: str = "",
+# Declared before `compare/diff{path}`, whose path parameter would otherwise swallow `-stats-summary`.
+@router.get(R + "/compare/diff-stats-summary{path:path}", response_model=None)
+def compare_diff_stats(projectKey: str, repositorySlug: str, path: str, request: Request,
                        session: Session = Depends(db), who: Principal = Depends(principal)) -> JSONResponse:
+    path = _compare_path(path)
     req = _compare(request, session, who, projectKey, repositorySlug)
     if req is None:
         repo_path(path)
         return JSONResponse({"filesChanged": 0, "totalInsertions": 0, "totalDeletions": 0}, media_type=JSON_TYPE)
     return serve_stats(request, req, path)
+
+
+@router.get(R + "/compare/diff{path:path}", response_model=None)
+def compare_diff(projectKey: str, repositorySlug: str, path: str, request: Request,
+                 session: Session = Depends(db), who: Principal = Depends(principal)) -> Any:
+    path = _compare_path(path)
+    req = _compare(request, session, who, projectKey, repositorySlug)
+    if req is None:
+        repo_path(path)
+        return StreamingResponse(iter([b""]), media_type=TEXT_TYPE) if prefers_text(request) else _empty_diff(request)
+    return serve_diff(request, req, path)
 
 
 # ---- patch -------------------------------------------------------------------------------------------
