@@ -31,6 +31,7 @@ class Repo:
     feature: str  # a branch from `root`, behind main
     big: str  # a commit adding a huge file
     names: str  # a commit adding files with awkward names
+    merged: str  # main with feature merged in
     work: Path
 
 
@@ -89,12 +90,18 @@ def repo(server: LiveServer, admin, tmp_path_factory: pytest.TempPathFactory) ->
         target.parent.mkdir(exist_ok=True)
         target.write_bytes(b"x\n")
     git("mv", "app.txt", "renamed app.txt", cwd=work)
+    (work / "long.txt").write_text("short\n" + "\u00e9" * 5_000 + "\n")
     names = commit_all(work, "awkward names")
     git("checkout", "-q", "main", cwd=work)
 
+    git("checkout", "-q", "-b", "merged", cwd=work)
+    git("merge", "-q", "--no-ff", "-m", "merge feature", "feature", cwd=work)
+    merged = git("rev-parse", "HEAD", cwd=work).stdout.strip()
+    git("checkout", "-q", "main", cwd=work)
+
     url = cred_url(server, f"/scm/{KEY}/diffs.git", *ADMIN)
-    git("push", "-q", url, "main", "feature", "big", "names", cwd=work)
-    return Repo(root, main, feature, big, names, work)
+    git("push", "-q", url, "main", "feature", "big", "names", "merged", cwd=work)
+    return Repo(root, main, feature, big, names, merged, work)
 
 
 def by_path(body: dict) -> dict[str, dict]:
@@ -161,7 +168,7 @@ def test_commit_diff_every_kind_of_change(admin, repo: Repo) -> None:
 def test_awkward_names(admin, repo: Repo) -> None:
     files = by_path(admin.get(f"{R}/commits/{repo.names}/diff").json())
     assert set(files) == {"caf\ufffd latin.txt", "caf\u00e9 utf8.txt", 'quote "me".txt', "tab\there.txt",
-                          "a b/c d.txt", "-dash.txt", "renamed app.txt"}
+                          "a b/c d.txt", "-dash.txt", "renamed app.txt", "long.txt"}
     assert files["renamed app.txt"]["source"]["toString"] == "app.txt"
     assert files["a b/c d.txt"]["destination"] == {"components": ["a b", "c d.txt"], "parent": "a b",
                                                    "name": "c d.txt", "extension": "txt", "toString": "a b/c d.txt"}
@@ -170,6 +177,34 @@ def test_awkward_names(admin, repo: Repo) -> None:
     (d,) = admin.get(f"{R}/commits/{repo.names}/diff/a b/c d.txt").json()["diffs"]
     assert lines_of(d) == [("ADDED", 1, 1, "x")]
     assert admin.get(f"{R}/commits/{repo.names}/diff/caf%FF").json()["diffs"] == []
+
+
+def test_long_lines_are_cut(admin, repo: Repo) -> None:
+    (d,) = admin.get(f"{R}/commits/{repo.names}/diff/long.txt").json()["diffs"]
+    short, long = d["hunks"][0]["segments"][0]["lines"]
+    assert (short["line"], short["truncated"]) == ("short", False)
+    assert (long["line"], long["truncated"]) == ("\u00e9" * 2_000, True)
+    assert d["truncated"] is False  # no line was left out
+
+
+def test_merge_commit_is_diffed_against_its_first_parent(admin, repo: Repo) -> None:
+    body = admin.get(f"{R}/commits/{repo.merged}/diff").json()
+    assert body["fromHash"] == repo.main and [d["destination"]["toString"] for d in body["diffs"]] == ["feature.txt"]
+    stats = admin.get(f"{R}/commits/{repo.merged}/diff-stats-summary").json()
+    assert stats == {"filesChanged": 1, "totalInsertions": 1, "totalDeletions": 0}
+
+
+def test_empty_repository(admin) -> None:
+    create_repo(admin, KEY, "empty")
+    e = f"{API}/projects/{KEY}/repos/empty"
+    body = admin.get(f"{e}/compare/diff").json()
+    assert body["diffs"] == [] and body["truncated"] is False
+    assert admin.get(f"{e}/compare/diff-stats-summary").json() == {
+        "filesChanged": 0, "totalInsertions": 0, "totalDeletions": 0}
+    for url in (f"{e}/commits/main/diff", f"{e}/diff?until=main", f"{e}/patch?until=main",
+                f"{e}/commits/main/diff-stats-summary", f"{e}/compare/diff?from=main"):
+        r = admin.get(url)
+        assert r.status_code == 404 and error_of(r) == "NoSuchCommitException", url
 
 
 def test_context_lines(admin, repo: Repo) -> None:
@@ -224,6 +259,9 @@ def test_text_plain(admin, repo: Repo) -> None:
     r = admin.get(f"{R}/commits/{repo.main}/diff/app.txt", headers={"Accept": "text/plain"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     assert r.text.startswith("diff --git a/app.txt b/app.txt\n") and "+line three changed\n" in r.text
+    ws = admin.get(f"{R}/commits/{repo.main}/diff", params={"whitespace": "ignore-all"},
+                   headers={"Accept": "text/plain"}).text
+    assert "a/app.txt" in ws and "ws.txt" not in ws
     both = admin.get(f"{R}/commits/{repo.main}/diff/app.txt", headers={"Accept": "text/plain, application/json"})
     assert both.headers["content-type"].startswith("application/json")
 
