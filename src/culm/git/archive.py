@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from culm.core.config import get_settings
 from culm.core.errors import ValidationError
-from culm.git.command import git_env
+from culm.git import command
 
 FORMATS = {"zip": "zip", "tar": "tar", "tar.gz": "tar.gz", "tgz": "tgz"}
 CHUNK = 64 * 1024
@@ -38,21 +36,8 @@ def stream(git_dir: Path, commit: str, fmt: str, prefix: str, raw_paths: list[by
     """The archive's bytes in chunks. `commit` is a full commit id and `raw_paths` exist in its tree
     (checked by the caller), so git cannot fail part-way for a client's reason. Closing the iterator
     ends the git process."""
-    cmd: list[str] = [get_settings().git_bin, "--git-dir", str(git_dir), "--literal-pathspecs", "archive",
-                      f"--format={FORMATS[fmt]}"]
+    args = ["--literal-pathspecs", "archive", f"--format={FORMATS[fmt]}"]
     if prefix:
-        cmd.append(f"--prefix={prefix}")
-    cmd += [commit, "--", *(os.fsdecode(p) for p in raw_paths)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=git_env())
-    assert proc.stdout is not None
-    try:
-        while True:
-            data = proc.stdout.read1(CHUNK)
-            if not data:
-                break
-            yield data
-    finally:
-        proc.stdout.close()
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
+        args.append(f"--prefix={prefix}")
+    args += [commit, "--", *(os.fsdecode(p) for p in raw_paths)]
+    return command.stream(git_dir, *args, chunk=CHUNK)

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import itertools
 import mimetypes
-import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
 
-from culm.core.config import get_settings
-from culm.git.command import git_env
+from culm.git import command
 from culm.git.revisions import text
 from culm.git.tree import blob_size
 
@@ -30,20 +28,7 @@ LINE_MAX = 64 * 1024  # bytes of one line a page keeps (a minified file can be o
 def stream(git_dir: Path, oid: str, chunk: int = CHUNK) -> Iterator[bytes]:
     """The blob's bytes in chunks from `git cat-file blob`. Closing the iterator early (a client that
     goes away, a page that is full) ends the git process."""
-    cmd = [get_settings().git_bin, "--git-dir", str(git_dir), "cat-file", "blob", oid]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=git_env())
-    assert proc.stdout is not None
-    try:
-        while True:
-            data = proc.stdout.read1(chunk)
-            if not data:
-                break
-            yield data
-    finally:
-        proc.stdout.close()
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
+    return command.stream(git_dir, "cat-file", "blob", oid, chunk=chunk)
 
 
 def is_binary(head: bytes) -> bool:

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from culm.core.config import get_settings
-from culm.git.command import git_env
+from culm.git import command
 
 MAX_LINES = 10_000
 MAX_FILES = 10_000
@@ -347,16 +346,7 @@ class DiffParser:
 
 def nul_tokens(stream: BinaryIO) -> Iterator[bytes]:
     """The NUL-terminated records of `-z` output, read in chunks."""
-    tail = b""
-    while True:
-        chunk = stream.read(CHUNK)
-        if not chunk:
-            if tail:
-                yield tail
-            return
-        tokens = (tail + chunk).split(b"\0")
-        tail = tokens.pop()
-        yield from tokens
+    return command.nul_records(iter(lambda: stream.read(CHUNK), b""))
 
 
 def parse_numstat(stream: BinaryIO, keep: Callable[[str, str], bool] | None = None) -> tuple[int, int, int]:
@@ -431,18 +421,8 @@ class DiffRequest:
 @contextmanager
 def _git(git_dir: Path, args: list[str], env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """git with its stdout as a pipe; killed on exit if still running (client gone, bound reached)."""
-    cmd = [get_settings().git_bin, "--git-dir", str(git_dir), "--literal-pathspecs",
-           "-c", "core.quotePath=false", *args]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env=git_env(env))
-    try:
+    with command.popen(git_dir, "--literal-pathspecs", "-c", "core.quotePath=false", *args, env=env) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        assert proc.stdout is not None
-        proc.stdout.close()
-        proc.wait()
 
 
 def stream_diff(req: DiffRequest, parser: DiffParser) -> Iterator[FileDiff]:

@@ -11,15 +11,14 @@ directory pages index the tree entries they need, so the root of a 50,000-file t
 
 from __future__ import annotations
 
-import subprocess
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
 
-from culm.core.config import get_settings
 from culm.core.errors import ValidationError
-from culm.git.command import git_env
+from culm.git import command
 from culm.git.revisions import text
 
 FILE = "FILE"
@@ -138,32 +137,17 @@ def list_dir(repo: pygit2.Repository, tree_oid: str, start: int, limit: int) -> 
 def list_files(git_dir: Path, tree_oid: str, start: int, limit: int) -> tuple[list[str], bool]:
     """A page of every file below a tree, recursively, paths relative to it. Streams `git ls-tree -r`
     and stops reading after start+limit+1 entries, so a page's cost follows its position, not the tree."""
-    cmd = [get_settings().git_bin, "--git-dir", str(git_dir), "ls-tree", "-r", "-z", tree_oid]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=git_env())
-    assert proc.stdout is not None
     wanted = start + limit + 1
     seen = 0
     page: list[str] = []
-    buf = b""
-    try:
-        while seen < wanted:
-            chunk = proc.stdout.read1(65536)
-            if not chunk:
+    with closing(command.stream(git_dir, "ls-tree", "-r", "-z", tree_oid)) as chunks:  # closing stops git
+        for record in command.nul_records(chunks):
+            meta, _, name = record.partition(b"\t")
+            if meta.split(b" ", 2)[1:2] != [b"blob"]:
+                continue  # submodules (commit entries) are not files
+            if start <= seen < start + limit:
+                page.append(text(name))
+            seen += 1
+            if seen >= wanted:
                 break
-            buf += chunk
-            *records, buf = buf.split(b"\x00")
-            for record in records:
-                meta, _, name = record.partition(b"\t")
-                if meta.split(b" ", 2)[1:2] != [b"blob"]:
-                    continue  # submodules (commit entries) are not files
-                if start <= seen < start + limit:
-                    page.append(text(name))
-                seen += 1
-                if seen >= wanted:
-                    break
-    finally:
-        proc.stdout.close()
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
     return page, seen < wanted

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from culm.api.bitbucket.browse import R, content_target, resolve_at
-from culm.api.bitbucket.raw import async_chunks, content_disposition
+from culm.api.bitbucket.raw import content_disposition
 from culm.api.bitbucket.render_git import display_id, short_id
 from culm.api.bitbucket.repo_access import readable
+from culm.api.bitbucket.streaming import GitStream
 from culm.api.deps import db, principal
 from culm.core.errors import ValidationError
 from culm.domain.permissions.service import Principal
@@ -62,4 +62,4 @@ def get_archive(projectKey: str, repositorySlug: str, request: Request, session:
         raise ValidationError("The filename is not valid.", context="filename")
     chunks = git_archive.stream(repo_dir(repo.id), str(commit.id), fmt, prefix, raw_paths)
     headers = {"Content-Disposition": content_disposition("attachment", filename)}
-    return StreamingResponse(async_chunks(chunks), media_type=MEDIA[fmt], headers=headers)
+    return GitStream(chunks, media_type=MEDIA[fmt], headers=headers)

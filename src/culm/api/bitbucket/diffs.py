@@ -14,23 +14,20 @@ and `filter` have no effect (culm has no commit comments yet).
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pygit2
-from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.orm import Session
-from starlette.types import Receive, Send
-from starlette.types import Scope as AsgiScope
 
 from culm.api.bitbucket import A
 from culm.api.bitbucket.render_git import path_json
 from culm.api.bitbucket.repo_access import readable, repo_at
+from culm.api.bitbucket.streaming import GitStream
 from culm.api.deps import db, flag, principal
 from culm.core.errors import NoSuchRepository, NotFound, ValidationError
 from culm.domain.permissions.service import Principal
@@ -44,25 +41,6 @@ router = APIRouter()
 R = A + "/projects/{projectKey}/repos/{repositorySlug}"
 JSON_TYPE = "application/json;charset=UTF-8"
 TEXT_TYPE = "text/plain"
-
-
-class GitStream(StreamingResponse):
-    """A streamed answer fed by a generator that runs git. However the response ends (finished, client
-    gone, error) the generator is closed, which kills git at once instead of leaving it blocked on a
-    pipe nobody reads."""
-
-    def __init__(self, chunks: Iterator[bytes], media_type: str, headers: dict[str, str] | None = None) -> None:
-        self._source = chunks
-        super().__init__(chunks, media_type=media_type, headers=headers)
-
-    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            close = getattr(self._source, "close", None)
-            if close is not None:
-                with contextlib.suppress(ValueError):  # still running in a worker: it ends by itself
-                    await to_thread.run_sync(close)
 
 
 # ---- parameters --------------------------------------------------------------------------------------

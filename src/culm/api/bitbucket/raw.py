@@ -9,17 +9,15 @@ GETs carry no body, so it changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import quote
 
-from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from culm.api.bitbucket.browse import R, content_target
 from culm.api.bitbucket.repo_access import readable
+from culm.api.bitbucket.streaming import GitStream
 from culm.api.deps import db, principal
 from culm.core.errors import ValidationError
 from culm.domain.permissions.service import Principal
@@ -29,21 +27,6 @@ from culm.git.revisions import open_repo
 from culm.git.storage import repo_dir
 
 router = APIRouter()
-
-
-async def async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """Feed a blocking chunk iterator (a git process) to the response from a worker thread; whatever
-    ends the response (done, error, client gone) closes the iterator and so ends the git process."""
-    try:
-        while True:
-            data = await to_thread.run_sync(next, chunks, None)
-            if data is None:
-                return
-            yield data
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
 
 
 def content_disposition(kind: str, filename: str) -> str:
@@ -72,4 +55,4 @@ def stream_raw(projectKey: str, repositorySlug: str, request: Request, path: str
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox",
     }
-    return StreamingResponse(async_chunks(raw.chunks), media_type=raw.content_type, headers=headers)
+    return GitStream(raw.chunks, media_type=raw.content_type, headers=headers)
