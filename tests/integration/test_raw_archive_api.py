@@ -102,6 +102,26 @@ def test_raw_never_serves_html(admin: httpx.Client, world: dict) -> None:
     assert r.headers["content-security-policy"] == "sandbox"
 
 
+def test_raw_markup_renders_sanitised_html(server: LiveServer, admin: httpx.Client, world: dict) -> None:
+    r = admin.get(f"{REST}/raw/README.md", params={"markup": "true"})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "text/html;charset=UTF-8"
+    assert r.text == "<h1>Title</h1>\n<p>second version</p>\n"
+    assert admin.get(f"{REST}/raw/README.md", params={"markup": ""}).text == r.text  # present means true
+    assert admin.get(f"{REST}/raw/README.md", params={"markup": "false"}).content == b"# Title\n\nsecond version\n"
+    assert admin.get(f"{REST}/raw/README.md", params={"markup": "true", "includeHeadingId": "true"}).text \
+        .startswith('<h1 id="markdown-header-title">')
+    # Not Markdown: escaped text, so a repository's HTML never runs as a page of this site.
+    page = admin.get(f"{REST}/raw/src/app.html", params={"markup": "true"})
+    assert page.text == "<pre>&lt;script&gt;alert(1)&lt;/script&gt;\n</pre>"
+    assert page.headers["content-security-policy"] == "sandbox"
+    for path in ("data.bin", "big.log"):  # binary; larger than the rendering limit
+        r = admin.get(f"{REST}/raw/{path}", params={"markup": "true"})
+        assert r.status_code == 400 and r.json()["errors"][0]["context"] == "markup", path
+    assert _bitbucket(server).get_content_of_file(KEY, SLUG, "README.md", markup=True) == \
+        b"<h1>Title</h1>\n<p>second version</p>\n"
+
+
 def test_raw_binary_and_image(admin: httpx.Client, world: dict) -> None:
     png = admin.get(f"{REST}/raw/logo.png")
     assert png.content == PNG and png.headers["content-type"] == "image/png"

@@ -154,3 +154,10 @@ def open_raw(repo: pygit2.Repository, git_dir: Path, oid: str, name: str) -> Raw
     else:
         ctype = TEXT_TYPE
     return RawBlob(ctype, size, chunks)
+
+
+def read_limited(repo: pygit2.Repository, oid: str, limit: int) -> bytes | None:
+    """The whole blob when it is at most `limit` bytes (size from the header first), else None."""
+    if blob_size(repo, oid) > limit:
+        return None
+    return repo.get(oid).data  # type: ignore[union-attr]

@@ -152,3 +152,14 @@ def render(markdown: str, options: Options) -> str:
     if options.url_mode != "RELATIVE" and options.base_url:
         _absolutise(tokens, options.base_url)
     return sanitise(md.renderer.render(tokens, md.options, {}))
+
+
+MARKDOWN_EXTENSIONS = (".md", ".markdown", ".mdown", ".mkd", ".mkdn")
+
+
+def render_file(name: str, content: str, options: Options) -> str:
+    """A repository file as HTML (`raw?markup=true`): Markdown files rendered, anything else shown as
+    escaped preformatted text."""
+    if name.lower().endswith(MARKDOWN_EXTENSIONS):
+        return render(content, options)
+    return f"<pre>{html.escape(content, quote=False)}</pre>"
