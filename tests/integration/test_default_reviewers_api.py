@@ -60,7 +60,8 @@ def test_repo_condition_lifecycle_with_atlassian_client(bb: Bitbucket, admin: ht
     made = bb.create_repo_condition(KEY, SLUG, cond(("ANY_REF", "any"), ("BRANCH", "refs/heads/master"),
                                                     [{"id": ids["alice"]}, {"id": ids["bob"]}], "1"))
     assert made["scope"] == {"type": "REPOSITORY", "resourceId": env["repo"]["id"]}
-    assert made["sourceRefMatcher"]["type"] == {"id": "ANY_REF", "name": "Any branch"}
+    assert made["sourceRefMatcher"] == {"id": "ANY_REF_MATCHER_ID", "displayId": "ANY_REF_MATCHER_ID",
+                                        "type": {"id": "ANY_REF", "name": "Any branch"}}
     assert made["targetRefMatcher"]["id"] == "refs/heads/master"
     assert made["targetRefMatcher"]["displayId"] == "master"
     assert made["targetRefMatcher"]["type"] == {"id": "BRANCH", "name": "Branch"}
@@ -76,7 +77,7 @@ def test_repo_condition_lifecycle_with_atlassian_client(bb: Bitbucket, admin: ht
     updated = bb.update_repo_condition(KEY, SLUG, cond(("PATTERN", "feature/*"), ("BRANCH", "master"),
                                                        [{"id": ids["bob"]}], 1), cid)
     assert updated["id"] == cid
-    assert updated["sourceRefMatcher"] == {"id": "feature/*", "displayId": "feature/*", "active": True,
+    assert updated["sourceRefMatcher"] == {"id": "feature/*", "displayId": "feature/*",
                                            "type": {"id": "PATTERN", "name": "Pattern"}}
     assert updated["targetRefMatcher"]["id"] == "refs/heads/master"
     assert [u["name"] for u in updated["reviewers"]] == ["bob"]
@@ -238,3 +239,17 @@ def test_malformed_json_unknown_ids_and_permissions(server: LiveServer, admin: h
         assert r.status_code == 200, r.text
         assert frank.delete(f"{DP}/condition/{r.json()['id']}").status_code == 204
     assert admin.get(f"{DR}/conditions").json() == []
+
+
+def test_deleting_a_repository_drops_its_conditions_and_groups(admin: httpx.Client, env: dict) -> None:
+    create_repo(admin, KEY, "gone")
+    base = f"{DP}/repos/gone"
+    r = admin.post(f"{base}/condition", json=cond(("ANY_REF", ""), ("ANY_REF", ""), [{"id": env["ids"]["frank"]}]))
+    assert r.status_code == 200, r.text
+    groups = f"/rest/api/latest/projects/{KEY}/repos/gone/settings/reviewer-groups"
+    assert admin.post(groups, json={"name": "g", "users": [{"name": "frank"}]}).status_code == 201
+    assert admin.delete(f"/rest/api/latest/projects/{KEY}/repos/gone").status_code == 202
+    assert admin.get(f"{base}/conditions").status_code == 404
+    create_repo(admin, KEY, "gone")
+    assert admin.get(f"{base}/conditions").json() == []
+    assert admin.get(groups).json()["values"] == []

@@ -140,7 +140,7 @@ def _plausible_ref(ref: str) -> bool:
 
 def matcher_json(kind: str, ident: str) -> dict[str, Any]:
     return {"id": ident, "displayId": M.display(kind, ident),
-            "type": {"id": kind, "name": M.TYPE_NAMES.get(kind, kind)}, "active": True}
+            "type": {"id": kind, "name": M.TYPE_NAMES.get(kind, kind)}}
 
 
 # -- reviewer groups -------------------------------------------------------------------------------
