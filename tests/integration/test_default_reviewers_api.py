@@ -167,9 +167,14 @@ BAD_BODIES = [
     (cond(("ANY_REF", ""), ("ANY_REF", ""), [{"id": "ALICE"}], True), "requiredApprovals"),
     (cond(("ANY_REF", ""), ("ANY_REF", ""), []), "reviewers"),
     (cond(("ANY_REF", ""), ("ANY_REF", ""), [{"id": 987654}]), "reviewers"),
+    (cond(("ANY_REF", ""), ("ANY_REF", ""), [{"id": 99999999999999999999}]), "reviewers"),
+    (cond(("ANY_REF", ""), ("ANY_REF", ""), [{"id": "ALICE"}], 2**40), "requiredApprovals"),
     (cond(("ANY_REF", ""), ("ANY_REF", ""), [{"name": "nobody"}]), "reviewers"),
     (cond(("ANY_REF", ""), ("ANY_REF", ""), [{"id": "CAROL"}]), "reviewers"),  # cannot read the repository
     (cond(("ANY_REF", ""), ("ANY_REF", ""), "alice"), "reviewers"),
+    ({**cond(("ANY_REF", ""), ("ANY_REF", ""), [{"id": "ALICE"}]), "reviewerGroups": [{"id": 2**40}]},
+     "reviewerGroups"),
+    ({**cond(("ANY_REF", ""), ("ANY_REF", ""), [{"id": "ALICE"}]), "reviewerGroups": "g"}, "reviewerGroups"),
     (cond(("ANY_REF", ""), ("ANY_REF", ""), ["alice"]), "reviewers"),
     ({**cond(("ANY_REF", ""), ("ANY_REF", ""), [{"id": "ALICE"}]), "reviewerGroups": [{"id": 424242}]},
      "reviewerGroups"),
@@ -208,7 +213,7 @@ def test_malformed_json_unknown_ids_and_permissions(server: LiveServer, admin: h
     r = admin.post(f"{DR}/condition", content=b"[1]", headers={"content-type": "application/json"})
     assert r.status_code == 400
     assert admin.get(f"{DR}/conditions").json() == []
-    for cid in ("999999", "abc", "-1"):
+    for cid in ("999999", "abc", "-1", "99999999999999999999", "2147483648"):
         assert admin.put(f"{DR}/condition/{cid}", json=good).status_code == 404
         assert admin.delete(f"{DR}/condition/{cid}").status_code == 404
         assert admin.delete(f"{DP}/condition/{cid}").status_code == 404
@@ -253,3 +258,27 @@ def test_deleting_a_repository_drops_its_conditions_and_groups(admin: httpx.Clie
     create_repo(admin, KEY, "gone")
     assert admin.get(f"{base}/conditions").json() == []
     assert admin.get(groups).json()["values"] == []
+
+
+def test_domain_functions_for_pull_requests(server: LiveServer, admin: httpx.Client, env: dict) -> None:
+    """`default_reviewers` / `required_approvals`: what pull request creation and the merge check use."""
+    from culm.domain.repos.models import Repository
+    from culm.domain.reviewers.service import default_reviewers, required_approvals
+
+    ids = env["ids"]
+    a = admin.post(f"{DR}/condition", json=cond(("PATTERN", "release/**"), ("BRANCH", "main"),
+                                                 [{"id": ids["alice"]}, {"id": ids["bob"]}], 2)).json()
+    b = admin.post(f"{DP}/condition", json=cond(("ANY_REF", ""), ("PATTERN", "main"),
+                                                 [{"id": ids["bob"]}, {"id": ids["carol"]}], 1)).json()
+    with server_db(server) as session:
+        repo = session.get(Repository, env["repo"]["id"])
+        assert repo is not None
+        reqs = required_approvals(session, repo, "refs/heads/release/1/2", "refs/heads/main")
+        got = {r.condition_id: ([u.name for u in r.users], r.required) for r in reqs}
+        # carol cannot read the repository: she is left out, and the requirement shrinks with her
+        assert got == {a["id"]: (["alice", "bob"], 2), b["id"]: (["bob"], 1)}
+        assert [u.name for u in default_reviewers(session, repo, "release/1/2", "main")] == ["alice", "bob"]
+        assert [u.name for u in default_reviewers(session, repo, "topic", "main")] == ["bob"]
+        assert required_approvals(session, repo, "topic", "develop") == []
+    assert admin.delete(f"{DR}/condition/{a['id']}").status_code == 204
+    assert admin.delete(f"{DP}/condition/{b['id']}").status_code == 204

@@ -60,13 +60,14 @@ class Requirement:
 
 # -- shared validation -----------------------------------------------------------------------------
 def _int_id(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
+    """An int32 from a number or a numeric string (Jackson's coercion); anything else (or wider) is None,
+    so a huge id is a clean 404/400 rather than a database error."""
+    n: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = value
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) < 12:
+        n = int(value.strip())
+    return n if n is not None and -(2**31) <= n < 2**31 else None
 
 
 def _may_read(session: Session, user: User, scope: Scope) -> bool:
