@@ -8,6 +8,13 @@ from culm.domain.projects.models import Project
 from culm.domain.pushes.models import Push, PushUpdate, RefSnapshot
 from culm.domain.recent.models import RecentRepository
 from culm.domain.repos.models import Repository
+from culm.domain.reviewers.models import (
+    ReviewerCondition,
+    ReviewerConditionGroup,
+    ReviewerConditionUser,
+    ReviewerGroup,
+    ReviewerGroupUser,
+)
 from culm.domain.settings.models import SystemSetting
 from culm.domain.tokens.models import AccessToken
 from culm.domain.users.models import Group, GroupMember, LoginFailure, User, UserSetting
@@ -30,6 +37,11 @@ __all__ = [
     "ProjectPermission",
     "RepoPermission",
     "Repository",
+    "ReviewerCondition",
+    "ReviewerConditionGroup",
+    "ReviewerConditionUser",
+    "ReviewerGroup",
+    "ReviewerGroupUser",
     "SystemSetting",
     "User",
     "UserSetting",
