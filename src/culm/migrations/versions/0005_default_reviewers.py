@@ -1,6 +1,6 @@
 """default reviewer conditions and reviewer groups
 
-Revision ID: 0008_default_reviewers
+Revision ID: 0005_default_reviewers
 Revises: 0004_extras
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_default_reviewers"
+revision = "0005_default_reviewers"
 down_revision = "0004_extras"
 branch_labels = None
 depends_on = None
