@@ -223,3 +223,19 @@ def test_repo_builds_permissions_and_delete(server: LiveServer, admin, reader, b
     assert admin.delete(url, params={"key": "R1"}).status_code == 204
     assert admin.get(url, params={"key": "R1"}).status_code == 404
     assert admin.delete(url, params={"key": "R1"}).status_code == 204  # already gone
+
+
+def test_concurrent_posts_of_one_key_keep_one_status(server: LiveServer, built: Built) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = f"{R}/commits/{built.c2}/builds"
+
+    def post(i: int) -> int:
+        with server.client() as c:
+            return c.post(url, json=status("RACE", "SUCCESSFUL" if i % 2 else "FAILED", name=f"n{i}")).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert set(pool.map(post, range(8))) == {204}
+    with server.client() as c:
+        page = c.get(f"{LEGACY}/{built.c2}", params={"limit": 100}).json()
+    assert [v["key"] for v in page["values"]].count("RACE") == 1

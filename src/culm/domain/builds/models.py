@@ -16,7 +16,7 @@ class BuildStatus(Base):
     __tablename__ = "build_statuses"
     __table_args__ = (
         Index("ix_build_statuses_commit_key", "commit_id", "key"),
-        Index("ix_build_statuses_repository_commit", "repository_id", "commit_id"),
+        UniqueConstraint("repository_id", "commit_id", "key", name="uq_build_statuses_identity"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from culm.core.errors import NoSuchCommit, NotFound, ValidationError
+from culm.core.errors import Conflict, NoSuchCommit, NotFound, ValidationError
 from culm.core.paging import PageRequest, page_envelope
 from culm.domain.base import now_ms
 from culm.domain.builds.models import BuildStatus, Deployment
@@ -148,12 +149,19 @@ def store(session: Session, repository_id: int | None, cid: str, data: StatusInp
     """Add a status, or replace the one with the same key on this commit (and repository)."""
     scope = (BuildStatus.repository_id.is_(None) if repository_id is None
              else BuildStatus.repository_id == repository_id)
-    row = session.scalars(select(BuildStatus).where(BuildStatus.commit_id == cid, BuildStatus.key == data.key,
-                                                    scope).limit(1)).first()
+    find = select(BuildStatus).where(BuildStatus.commit_id == cid, BuildStatus.key == data.key, scope).limit(1)
+    row = session.scalars(find).first()
     now = now_ms()
     if row is None:
-        row = BuildStatus(repository_id=repository_id, commit_id=cid, key=data.key, created_date=now)
-        session.add(row)
+        # A concurrent post of the same key may insert first: the unique constraint refuses ours, and we
+        # update theirs instead (the constraint cannot cover legacy rows: their repository is NULL).
+        try:
+            with session.begin_nested():
+                row = BuildStatus(repository_id=repository_id, commit_id=cid, key=data.key, created_date=now,
+                                  state=data.state, url=data.url, updated_date=now)
+                session.add(row)
+        except IntegrityError:
+            row = session.scalars(find).one()
     row.state, row.url, row.name, row.description = data.state, data.url, data.name, data.description
     row.build_number, row.parent, row.ref, row.duration = data.build_number, data.parent, data.ref, data.duration
     row.tests_successful, row.tests_failed, row.tests_skipped = data.tests or (None, None, None)
@@ -299,9 +307,18 @@ def put_deployment(session: Session, repo: Repository, cid: str, data: Deploymen
     """Create the deployment, or update the one with the same key, environment and sequence number."""
     row = _find_deployment(session, repo, cid, data.key, data.environment_key, data.sequence_number)
     if row is None:
-        row = Deployment(repository_id=repo.id, commit_id=cid, key=data.key, environment_key=data.environment_key,
-                         sequence_number=data.sequence_number)
-        session.add(row)
+        try:  # a concurrent create of the same deployment wins the unique constraint: update it instead
+            with session.begin_nested():
+                row = Deployment(repository_id=repo.id, commit_id=cid, key=data.key,
+                                 environment_key=data.environment_key, sequence_number=data.sequence_number,
+                                 description=data.description, display_name=data.display_name,
+                                 environment_name=data.environment_name, state=data.state, url=data.url,
+                                 last_updated=now_ms())
+                session.add(row)
+        except IntegrityError:
+            row = _find_deployment(session, repo, cid, data.key, data.environment_key, data.sequence_number)
+            if row is None:  # created and deleted again meanwhile
+                raise Conflict("The deployment was changed concurrently; try again.") from None
     row.description, row.display_name, row.state, row.url = (data.description, data.display_name, data.state,
                                                              data.url)
     row.environment_name, row.environment_type, row.environment_url = (data.environment_name,

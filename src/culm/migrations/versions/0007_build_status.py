@@ -38,9 +38,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["repository_id"], ["repositories.id"],
                                 name=op.f("fk_build_statuses_repository_id_repositories"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_build_statuses")),
+        sa.UniqueConstraint("repository_id", "commit_id", "key", name="uq_build_statuses_identity"),
     )
     op.create_index("ix_build_statuses_commit_key", "build_statuses", ["commit_id", "key"])
-    op.create_index("ix_build_statuses_repository_commit", "build_statuses", ["repository_id", "commit_id"])
     op.create_table(
         "deployments",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -88,6 +88,5 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_required_build_conditions_repository_id"), table_name="required_build_conditions")
     op.drop_table("required_build_conditions")
     op.drop_table("deployments")
-    op.drop_index("ix_build_statuses_repository_commit", table_name="build_statuses")
     op.drop_index("ix_build_statuses_commit_key", table_name="build_statuses")
     op.drop_table("build_statuses")
