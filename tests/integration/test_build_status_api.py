@@ -239,3 +239,17 @@ def test_concurrent_posts_of_one_key_keep_one_status(server: LiveServer, built: 
     with server.client() as c:
         page = c.get(f"{LEGACY}/{built.c2}", params={"limit": 100}).json()
     assert [v["key"] for v in page["values"]].count("RACE") == 1
+
+
+def test_public_repository_anonymous_reads_but_does_not_post(server: LiveServer, admin, built: Built) -> None:
+    url = f"{R}/commits/{built.c1}/builds"
+    assert admin.put(R, json={"public": True}).status_code == 201
+    try:
+        with server.client(auth=None) as anon:
+            assert anon.get(url, params={"key": "B1"}).status_code == 200
+            assert err(anon.post(url, json=status("ANON"))) == (401, "AuthenticationRequiredException")
+            dep = f"{R}/commits/{built.c1}/deployments"
+            assert err(anon.post(dep, json={"key": "k"})) == (401, "AuthenticationRequiredException")
+        assert admin.get(url, params={"key": "ANON"}).status_code == 404
+    finally:
+        assert admin.put(R, json={"public": False}).status_code == 201

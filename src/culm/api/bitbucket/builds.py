@@ -14,7 +14,7 @@ from culm.api.bitbucket.repo_access import readable, repo_at
 from culm.api.deps import db, json_body, principal
 from culm.domain.builds import service as builds
 from culm.domain.permissions import levels as L
-from culm.domain.permissions.service import Principal
+from culm.domain.permissions.service import Principal, deny
 
 router = APIRouter()
 R = A + "/projects/{projectKey}/repos/{repositorySlug}/commits/{commitId}/builds"
@@ -24,6 +24,8 @@ R = A + "/projects/{projectKey}/repos/{repositorySlug}/commits/{commitId}/builds
 def add(projectKey: str, repositorySlug: str, commitId: str, body: dict = Depends(json_body),
         session: Session = Depends(db), who: Principal = Depends(principal)) -> Response:
     repo = readable(session, who, projectKey, repositorySlug)
+    if who.anonymous:  # even on a public repository, reporting needs a user
+        raise deny(who)
     data = builds.parse_status(body, legacy=False)
     cid = builds.require_commit(repo, commitId)
     builds.store(session, repo.id, cid, data)

@@ -16,7 +16,7 @@ from culm.api.urls import base_url
 from culm.domain.builds import service as builds
 from culm.domain.builds.models import Deployment
 from culm.domain.permissions import levels as L
-from culm.domain.permissions.service import Principal
+from culm.domain.permissions.service import Principal, deny
 from culm.domain.repos.models import Repository
 
 router = APIRouter()
@@ -62,6 +62,8 @@ def create_or_update(projectKey: str, repositorySlug: str, commitId: str, reques
                      body: dict = Depends(json_body), session: Session = Depends(db),
                      who: Principal = Depends(principal)) -> dict[str, Any]:
     repo = readable(session, who, projectKey, repositorySlug)
+    if who.anonymous:  # even on a public repository, reporting needs a user
+        raise deny(who)
     data = builds.parse_deployment(body)
     cid = builds.require_commit(repo, commitId)
     row = builds.put_deployment(session, repo, cid, data)
