@@ -2,6 +2,7 @@
 
 from culm.domain.avatars.models import Avatar
 from culm.domain.base import Base
+from culm.domain.builds.models import BuildStatus, Deployment, RequiredBuildCondition
 from culm.domain.events.models import ConsumerOffset, Event
 from culm.domain.permissions.models import GlobalPermission, ProjectPermission, RepoPermission
 from culm.domain.projects.models import Project
@@ -23,6 +24,8 @@ __all__ = [
     "AccessToken",
     "Avatar",
     "Base",
+    "BuildStatus",
+    "Deployment",
     "ConsumerOffset",
     "Event",
     "GlobalPermission",
@@ -34,6 +37,7 @@ __all__ = [
     "PushUpdate",
     "RecentRepository",
     "RefSnapshot",
+    "RequiredBuildCondition",
     "ProjectPermission",
     "RepoPermission",
     "Repository",
