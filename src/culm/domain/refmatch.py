@@ -34,6 +34,11 @@ MAX_ID = 1024
 HEADS = "refs/heads/"
 
 
+def full_branch(name: str) -> str:
+    """`x` → `refs/heads/x`; a fully qualified id is kept."""
+    return name if name.startswith("refs/") else HEADS + name
+
+
 @dataclass(frozen=True)
 class RefMatcher:
     type: str
@@ -98,7 +103,7 @@ def matches(kind: str, matcher_id: str, ref: str | None, default_branch: str | N
         return matcher_id == "development" and default_branch is not None and ref == default_branch
     if kind == "MODEL_CATEGORY":
         prefix = MODEL_CATEGORIES.get(matcher_id)
-        return prefix is not None and ref.startswith(HEADS + prefix)
+        return prefix is not None and ref.startswith(HEADS + prefix) and len(ref) > len(HEADS + prefix)
     return False
 
 

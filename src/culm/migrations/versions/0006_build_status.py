@@ -1,7 +1,7 @@
 """build statuses, deployments, required-builds merge check conditions
 
-Revision ID: 0007_build_status
-Revises: 0004_extras
+Revision ID: 0006_build_status
+Revises: 0005_default_reviewers
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_build_status"
-down_revision = "0004_extras"
+revision = "0006_build_status"
+down_revision = "0005_default_reviewers"
 branch_labels = None
 depends_on = None
 
