@@ -1,0 +1,231 @@
+"""Pull request merge settings: which merge strategies are enabled and which is the default, inherited
+repository → project → server (per SCM) → built-in default, plus a repository's built-in merge checks
+(required approvers, all approvers, all tasks complete, successful builds).
+
+Bitbucket's built-in default: every strategy offered, only "Merge commit" (`no-ff`) enabled and default.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from culm.core.errors import NotFound, ValidationError
+from culm.domain.merging.models import MergeConfig, RepoPullRequestSettings
+from culm.domain.projects.models import Project
+from culm.domain.repos.models import Repository
+from culm.domain.settings import service as system
+
+# id, name, description, flag — in the order Bitbucket lists them.
+STRATEGIES: tuple[tuple[str, str, str, str], ...] = (
+    ("no-ff", "Merge commit", "Always create a new merge commit", "--no-ff"),
+    ("ff", "Fast-forward", "Fast-forward if possible, otherwise create a new merge commit", "--ff"),
+    ("ff-only", "Fast-forward only", "Never create a merge commit", "--ff-only"),
+    ("rebase-no-ff", "Rebase, merge", "Rebase commits from the source branch onto the target branch, then "
+     "create a new merge commit", "rebase + merge --no-ff"),
+    ("rebase-ff-only", "Rebase, fast-forward", "Rebase commits from the source branch onto the target branch, "
+     "then fast-forward", "rebase + merge --ff-only"),
+    ("squash", "Squash", "Combine all commits into one new non-merge commit", "--squash"),
+    ("squash-ff-only", "Squash, fast-forward only", "Combine all commits into one new non-merge commit only "
+     "if the source branch is ahead of the target branch", "--squash --ff-only"),
+)
+STRATEGY_IDS = tuple(s[0] for s in STRATEGIES)
+SCMS = ("git",)
+BUILT_IN_DEFAULT = "no-ff"
+BUILT_IN_ENABLED = ("no-ff",)
+BUILT_IN_SUMMARIES = 20
+TEMPLATE = {"title": "Pull request #${id}: ${title}",
+            "body": "Merge in ${toProjectKey}/${toRepoSlug} from ${crossRepoProjectRepo}${fromRefName} to ${toRefName}"}
+
+
+@dataclass(frozen=True)
+class MergeConfigValue:
+    default_strategy: str
+    enabled: tuple[str, ...]
+    commit_summaries: int
+    type: str  # DEFAULT | SCM | PROJECT | REPOSITORY: where it came from
+
+
+@dataclass(frozen=True)
+class MergeSettings:
+    """What a merge into a repository must respect."""
+
+    merge_config: MergeConfigValue
+    required_all_approvers: bool = False
+    required_all_tasks_complete: bool = False
+    required_approvers: int = 0
+    required_successful_builds: int = 0
+
+
+def _scm_key(scm_id: str) -> str:
+    return f"pull-requests.merge.{scm_id}"
+
+
+def require_scm(scm_id: str) -> str:
+    if scm_id not in SCMS:
+        raise NotFound(f"No SCM with ID '{scm_id}' is available.", context="scmId")
+    return scm_id
+
+
+def _from_row(row: MergeConfig, kind: str) -> MergeConfigValue:
+    enabled = tuple(s for s in STRATEGY_IDS if s in row.strategies.split(","))
+    return MergeConfigValue(row.default_strategy, enabled, row.commit_summaries
+                            if row.commit_summaries is not None else BUILT_IN_SUMMARIES, kind)
+
+
+def scm_config(session: Session, scm_id: str = "git") -> MergeConfigValue:
+    raw = system.get(session, _scm_key(scm_id))
+    if raw is None:
+        return MergeConfigValue(BUILT_IN_DEFAULT, BUILT_IN_ENABLED, BUILT_IN_SUMMARIES, "DEFAULT")
+    data = json.loads(raw)
+    return MergeConfigValue(data["default"], tuple(data["enabled"]), data["summaries"], "SCM")
+
+
+def project_config(session: Session, project: Project) -> MergeConfigValue:
+    row = session.scalar(select(MergeConfig).where(MergeConfig.project_id == project.id))
+    return _from_row(row, "PROJECT") if row is not None else scm_config(session)
+
+
+def repo_config(session: Session, repo: Repository) -> MergeConfigValue:
+    row = session.scalar(select(MergeConfig).where(MergeConfig.repository_id == repo.id))
+    if row is not None:
+        return _from_row(row, "REPOSITORY")
+    project = session.get(Project, repo.project_id)
+    assert project is not None
+    return project_config(session, project)
+
+
+def effective(session: Session, repo: Repository) -> MergeSettings:
+    """The merge settings in force for pull requests into `repo` (for the merge endpoint and checks)."""
+    row = session.get(RepoPullRequestSettings, repo.id)
+    config = repo_config(session, repo)
+    if row is None:
+        return MergeSettings(config)
+    return MergeSettings(config, row.required_all_approvers, row.required_all_tasks_complete,
+                         row.required_approvers, row.required_successful_builds)
+
+
+# ---- validation and writes ---------------------------------------------------------------------------
+
+def parse_merge_config(body: Any) -> MergeConfigValue:
+    """A `mergeConfig` object: `strategies` (the enabled ones: each `{id}`, `enabled: false` ones skipped),
+    `defaultStrategy: {id}` (must be one of them), optional `commitSummaries` (0-100)."""
+    if not isinstance(body, dict):
+        raise ValidationError("mergeConfig must be an object.", context="mergeConfig")
+    strategies = body.get("strategies")
+    if not isinstance(strategies, list) or not strategies:
+        raise ValidationError("At least one merge strategy must be enabled.", context="strategies")
+    enabled: set[str] = set()
+    for item in strategies:
+        sid = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(sid, str) or sid not in STRATEGY_IDS:
+            raise ValidationError(f"'{sid}' is not a valid merge strategy. Valid strategies are "
+                                  f"{', '.join(STRATEGY_IDS)}.", context="strategies")
+        if item.get("enabled", True) is not False:
+            enabled.add(sid)
+    if not enabled:
+        raise ValidationError("At least one merge strategy must be enabled.", context="strategies")
+    default = body.get("defaultStrategy")
+    did = default.get("id") if isinstance(default, dict) else None
+    if not isinstance(did, str) or not did:
+        raise ValidationError("A default merge strategy is required.", context="defaultStrategy")
+    if did not in STRATEGY_IDS:
+        raise ValidationError(f"'{did}' is not a valid merge strategy.", context="defaultStrategy")
+    if did not in enabled:
+        raise ValidationError(f"The default merge strategy '{did}' must be enabled.", context="defaultStrategy")
+    summaries = body.get("commitSummaries", BUILT_IN_SUMMARIES)
+    if isinstance(summaries, bool) or not isinstance(summaries, int) or not 0 <= summaries <= 100:
+        raise ValidationError("commitSummaries must be a number from 0 to 100.", context="commitSummaries")
+    return MergeConfigValue(did, tuple(s for s in STRATEGY_IDS if s in enabled), summaries, "")
+
+
+def set_scm_config(session: Session, scm_id: str, body: Any) -> None:
+    """`{"mergeConfig": {...}}`; `{"mergeConfig": null}` goes back to the built-in default."""
+    config = _wrapped(body)
+    if config is None:
+        system.clear(session, _scm_key(scm_id))
+        return
+    value = parse_merge_config(config)
+    system.put(session, _scm_key(scm_id), json.dumps({"default": value.default_strategy,
+                                                      "enabled": list(value.enabled),
+                                                      "summaries": value.commit_summaries}))
+
+
+def _wrapped(body: Any) -> Any:
+    if not isinstance(body, dict) or "mergeConfig" not in body:
+        raise ValidationError("mergeConfig is required.", context="mergeConfig")
+    return body["mergeConfig"]
+
+
+def _store(session: Session, row: MergeConfig | None, config: Any, **owner: int) -> None:
+    if config is None:
+        if row is not None:
+            session.delete(row)
+        return
+    value = parse_merge_config(config)
+    if row is None:
+        row = MergeConfig(**owner)
+        session.add(row)
+    row.default_strategy = value.default_strategy
+    row.strategies = ",".join(value.enabled)
+    row.commit_summaries = value.commit_summaries
+
+
+def set_project_config(session: Session, project: Project, body: Any) -> None:
+    """`{"mergeConfig": {...}}` overrides the server's; `{"mergeConfig": null}` inherits it again."""
+    config = _wrapped(body)
+    row = session.scalar(select(MergeConfig).where(MergeConfig.project_id == project.id))
+    _store(session, row, config, project_id=project.id)
+    session.flush()
+
+
+def _count(value: Any, what: str) -> int:
+    """`{"count": "2", "enabled": true}` (count as text or number), or a bare number."""
+    if isinstance(value, dict):
+        if value.get("enabled") is False:
+            return 0
+        value = value.get("count", 0)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise ValidationError(f"{what} must be a number from 0 to 100.", context=what)
+    return value
+
+
+def _flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(f"{what} must be true or false.", context=what)
+    return value
+
+
+def update_repo_settings(session: Session, repo: Repository, body: dict[str, Any]) -> None:
+    """Partial update: fields left out keep their value. `mergeConfig: null` inherits the project's."""
+    row = session.get(RepoPullRequestSettings, repo.id)
+    values = {"required_all_approvers": row.required_all_approvers if row else False,
+              "required_all_tasks_complete": row.required_all_tasks_complete if row else False,
+              "required_approvers": row.required_approvers if row else 0,
+              "required_successful_builds": row.required_successful_builds if row else 0}
+    if "requiredAllApprovers" in body:
+        values["required_all_approvers"] = _flag(body["requiredAllApprovers"], "requiredAllApprovers")
+    if "requiredAllTasksComplete" in body:
+        values["required_all_tasks_complete"] = _flag(body["requiredAllTasksComplete"], "requiredAllTasksComplete")
+    for field, key, deprecated in (("required_approvers", "requiredApprovers", "requiredApproversDeprecated"),
+                                   ("required_successful_builds", "requiredSuccessfulBuilds",
+                                    "requiredSuccessfulBuildsDeprecated")):
+        if key in body:
+            values[field] = _count(body[key], key)
+        elif deprecated in body:
+            values[field] = _count(body[deprecated], deprecated)
+    if "mergeConfig" in body:
+        existing = session.scalar(select(MergeConfig).where(MergeConfig.repository_id == repo.id))
+        _store(session, existing, body["mergeConfig"], repository_id=repo.id)
+    if row is None:
+        session.add(RepoPullRequestSettings(repository_id=repo.id, **values))
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    session.flush()
