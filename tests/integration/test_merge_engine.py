@@ -370,3 +370,81 @@ def test_two_merges_at_once_both_land(home: LiveServer, admin, tmp_path: Path) -
     assert {r.new_target_oid for r in results} <= set(history)  # type: ignore[attr-defined]
     git("checkout", "-q", "--detach", "FETCH_HEAD", cwd=work)
     assert {"one.txt", "two.txt", "three.txt"} <= {p.name for p in work.iterdir()}
+
+
+def test_merge_into_refusals_move_nothing(home: LiveServer, admin, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from culm.core.errors import NoSuchBranch, NoSuchCommit, ValidationError
+    from culm.domain.merging import service as merging
+    from culm.domain.repos.models import Repository
+    from support import refs_changed_events
+
+    repo, work, url = _push_repo(home, admin, tmp_path / "x", "refusals")
+    other = create_repo(admin, "MRG", "unrelated")
+    git("checkout", "-q", "-b", "feature", cwd=work)
+    source = commit_file(work, "base.txt", "feature\n")
+    git("push", "-q", url, "feature", cwd=work)
+    git("checkout", "-q", "main", cwd=work)
+    commit_file(work, "base.txt", "main\n")
+    git("push", "-q", url, "main", cwd=work)
+    main_before = _history(work, url)[0]
+    events_before = len(refs_changed_events(home, repo["id"]))
+
+    with server_db(home) as session:
+        r = session.get(Repository, repo["id"])
+        check = merging.check(session, r, repo["id"], source, "refs/heads/main", "no-ff")  # type: ignore[arg-type]
+    assert check.conflicted and check.conflicts == ["base.txt"]
+    with pytest.raises(merging.MergeConflicted) as conflicted:
+        _merge_into(home, repo["id"], repo["id"], source)
+    assert conflicted.value.status == 409 and conflicted.value.extra["conflicts"] == ["base.txt"]
+    with pytest.raises(merging.MergeNotPossible):
+        _merge_into(home, repo["id"], repo["id"], source, "ff-only")
+    with pytest.raises(merging.MergeNotPossible):  # nothing to merge
+        _merge_into(home, repo["id"], repo["id"], main_before)
+    with pytest.raises(NoSuchCommit):
+        _merge_into(home, repo["id"], repo["id"], "ab" * 20)
+    for bad in ("HEAD", source[:12], source.upper(), "-" + source[1:]):
+        with pytest.raises(ValidationError):
+            _merge_into(home, repo["id"], repo["id"], bad)
+    with pytest.raises(ValidationError):
+        _merge_into(home, repo["id"], repo["id"], source, "octopus")
+    with pytest.raises(ValidationError):
+        _merge_into(home, repo["id"], other["id"], source)
+    with server_db(home) as session, pytest.raises(NoSuchBranch):
+        merging.check(session, session.get(Repository, repo["id"]), repo["id"], source,  # type: ignore[arg-type]
+                      "refs/heads/nope", "no-ff")
+    for target in ("refs/tags/v1", "refs/heads/a..b", "main"):
+        with server_db(home) as session, pytest.raises(ValidationError):
+            merging.check(session, session.get(Repository, repo["id"]), repo["id"], source,  # type: ignore[arg-type]
+                          target, "no-ff")
+    assert _history(work, url)[0] == main_before
+    assert len(refs_changed_events(home, repo["id"])) == events_before
+
+
+def test_merge_into_records_the_ref_change(home: LiveServer, admin, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from support import refs_changed_events
+
+    repo, work, url = _push_repo(home, admin, tmp_path / "e", "events")
+    old = _rev(work, "HEAD")
+    git("checkout", "-q", "-b", "feature", cwd=work)
+    commit_file(work, "a.txt", "a\n", "first")
+    source = commit_file(work, "b.txt", "b\n", "second")
+    git("push", "-q", url, "feature", cwd=work)
+    outcome = _merge_into(home, repo["id"], repo["id"], source, "rebase-no-ff")
+    assert outcome.attempts == 1 and outcome.old_target_oid == old and outcome.rebased_oid == source
+    change = refs_changed_events(home, repo["id"])[-1]["changes"][0]
+    assert (change["refId"], change["fromHash"], change["toHash"]) == ("refs/heads/main", old, outcome.new_target_oid)
+
+
+def test_strategy_for(home: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
+    from culm.core.errors import ValidationError
+    from culm.domain.merging import settings
+    from culm.domain.repos.models import Repository
+
+    repo = create_repo(admin, "MRG", "strategies")
+    with server_db(home) as session:
+        r = session.get(Repository, repo["id"])
+        assert settings.strategy_for(session, r, None) == "no-ff"  # type: ignore[arg-type]
+        assert settings.strategy_for(session, r, "no-ff") == "no-ff"  # type: ignore[arg-type]
+        for bad in ("squash", "octopus"):
+            with pytest.raises(ValidationError):
+                settings.strategy_for(session, r, bad)  # type: ignore[arg-type]

@@ -9,15 +9,18 @@ So two merges into one branch at once both land, one after the other, and no pus
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from culm.core.errors import Conflict, NoSuchBranch, StaleRef, ValidationError
+from culm.core.errors import Conflict, NoSuchBranch, NoSuchCommit, StaleRef, ValidationError
 from culm.domain.repos.models import Repository
 from culm.domain.users.models import User
 from culm.git import merge as engine
-from culm.git import merge_objects
+from culm.git import merge_objects, refwrite
+from culm.git.command import GitError
 from culm.git.commit_write import branch_head
 from culm.git.revisions import open_repo
 
@@ -52,11 +55,12 @@ def _identity(actor: User) -> tuple[str, str]:
     return (actor.display_name or actor.name, actor.email or f"{actor.slug}@culm.invalid")
 
 
-def check(repo: Repository, source_repo_id: int, source_oid: str, target_ref: str,
+def check(session: Session, repo: Repository, source_repo_id: int, source_oid: str, target_ref: str,
           strategy: str) -> engine.MergeCheck:
     """Dry run: can `source_oid` be merged into `target_ref` now? Writes no ref."""
-    _validate(strategy, target_ref)
-    with merge_objects.objects_from(repo.id, source_repo_id, source_oid):
+    _validate(strategy, target_ref, source_oid)
+    _same_family(session, repo, source_repo_id)
+    with _objects(repo, source_repo_id, source_oid):
         git_repo = open_repo(repo.id)
         target = branch_head(git_repo, target_ref)
         if target is None:
@@ -64,11 +68,37 @@ def check(repo: Repository, source_repo_id: int, source_oid: str, target_ref: st
         return engine.plan(git_repo, source_oid, target, strategy)
 
 
-def _validate(strategy: str, target_ref: str) -> None:
+@contextmanager
+def _objects(repo: Repository, source_repo_id: int, source_oid: str) -> Iterator[None]:
+    """The source commit readable in `repo` (fetched from a fork when needed); 404 when it exists nowhere."""
+    missing = NoSuchCommit(f"Commit '{source_oid}' does not exist in repository '{repo.slug}'.", context="source")
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(merge_objects.objects_from(repo.id, source_repo_id, source_oid))
+        except GitError:
+            raise missing from None
+        if not merge_objects.has_commit(repo.id, source_oid):
+            raise missing
+        yield
+
+
+def _validate(strategy: str, target_ref: str, source_oid: str) -> None:
+    if len(source_oid) != 40 or any(c not in "0123456789abcdef" for c in source_oid):
+        raise ValidationError("The source must be a full commit id.", context="source")
     if strategy not in engine.STRATEGIES:
         raise ValidationError(f"'{strategy}' is not a valid merge strategy.", context="strategyId")
-    if not target_ref.startswith("refs/heads/"):
+    if not target_ref.startswith("refs/heads/") or not refwrite.valid_ref_name(target_ref):
         raise ValidationError("The target must be a branch.", context="target")
+
+
+def _same_family(session: Session, repo: Repository, source_repo_id: int) -> None:
+    """Commits are only merged between a repository and its forks (one hierarchy)."""
+    if source_repo_id == repo.id:
+        return
+    source = session.get(Repository, source_repo_id)
+    if source is None or source.hierarchy_id != repo.hierarchy_id:
+        raise ValidationError("The source repository is not a fork of the target repository's family.",
+                              context="source")
 
 
 def merge_into(session: Session, repo: Repository, actor: User, source_repo_id: int, source_oid: str,
@@ -78,9 +108,10 @@ def merge_into(session: Session, repo: Repository, actor: User, source_repo_id: 
     the ref move belong together). 409 when the merge is refused, or when the target kept moving."""
     from culm.domain.refs import service as refs
 
-    _validate(strategy, target_ref)
+    _validate(strategy, target_ref, source_oid)
+    _same_family(session, repo, source_repo_id)
     author = _identity(actor)
-    with merge_objects.objects_from(repo.id, source_repo_id, source_oid):
+    with _objects(repo, source_repo_id, source_oid):
         for attempt in range(1, max_attempts + 1):
             git_repo = open_repo(repo.id)  # fresh: sees the objects and refs written since
             target = branch_head(git_repo, target_ref)

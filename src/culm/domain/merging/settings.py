@@ -109,6 +109,19 @@ def effective(session: Session, repo: Repository) -> MergeSettings:
                          row.required_approvers, row.required_successful_builds)
 
 
+def strategy_for(session: Session, repo: Repository, requested: str | None) -> str:
+    """The strategy a merge into `repo` uses: the requested one if it is enabled, else the default."""
+    config = repo_config(session, repo)
+    if not requested:
+        return config.default_strategy
+    if requested not in STRATEGY_IDS:
+        raise ValidationError(f"'{requested}' is not a valid merge strategy.", context="strategyId")
+    if requested not in config.enabled:
+        raise ValidationError(f"The merge strategy '{requested}' is not enabled for this repository.",
+                              context="strategyId")
+    return requested
+
+
 # ---- validation and writes ---------------------------------------------------------------------------
 
 def parse_merge_config(body: Any) -> MergeConfigValue:
