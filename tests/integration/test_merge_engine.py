@@ -218,6 +218,22 @@ def test_rebase_drops_merge_commits_and_empty_commits(tmp_path: Path) -> None:
     assert set(_files(repo, result.new_target_oid)) == {"base.txt", "a.txt", "b.txt"}
 
 
+def test_changes_already_on_the_target(tmp_path: Path) -> None:
+    """The source's change was cherry-picked onto the target: rebasing or squashing leaves nothing to add."""
+    work = _repo(tmp_path / "r")
+    git("checkout", "-q", "-b", "feature", cwd=work)
+    source = commit_file(work, "a.txt", "a\n", "add a")
+    git("checkout", "-q", "main", cwd=work)
+    commit_file(work, "m.txt", "m\n")
+    git("cherry-pick", source, cwd=work)
+    target = _rev(work, "HEAD")
+    repo = pygit2.Repository(str(work))
+    for strategy in ("rebase-no-ff", "rebase-ff-only", "squash"):
+        check = engine.plan(repo, source, target, strategy)
+        assert not check.can_merge and not check.conflicted and "no changes" in (check.reason or ""), strategy
+    assert engine.plan(repo, source, target, "no-ff").can_merge  # a merge commit still joins the histories
+
+
 def test_messages(diverged) -> None:  # type: ignore[no-untyped-def]
     work, source, target = diverged
     repo = pygit2.Repository(str(work))

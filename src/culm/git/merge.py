@@ -28,6 +28,7 @@ STRATEGIES = ("no-ff", "ff", "ff-only", "rebase-no-ff", "rebase-ff-only", "squas
 CLEAN = "CLEAN"
 CONFLICTED = "CONFLICTED"
 _FLAGS = pygit2.enums.MergeFlag.FIND_RENAMES
+_NOTHING = "The source branch has no changes that are not already on the target branch."
 
 
 @dataclass(frozen=True)
@@ -114,14 +115,16 @@ def _signature(author: tuple[str, str], when_ms: int | None) -> pygit2.Signature
 
 
 def _rebase(repo: pygit2.Repository, source: pygit2.Commit, target: pygit2.Commit,
-            committer: pygit2.Signature | None) -> pygit2.Commit:
+            committer: pygit2.Signature | None) -> tuple[pygit2.Commit, int]:
     """Replay the source's commits onto the target (original author and message kept, the merging user
-    as committer). Commits that become empty are dropped, as `git rebase` does. With `committer` None
-    nothing is written (a dry run that only finds conflicts)."""
+    as committer); returns the new tip and how many commits were replayed. Commits that become empty
+    are dropped, as `git rebase` does. With `committer` None no commit is written (a dry run that finds
+    conflicts and empty results)."""
     if repo.descendant_of(source.id, target.id):
-        return source
+        return source, len(_to_replay(repo, source, target))
     onto = target
     onto_tree = target.tree_id
+    replayed = 0
     for commit in _to_replay(repo, source, target):
         base = commit.parents[0].tree if commit.parents else repo[repo.TreeBuilder().write()]
         index = repo.merge_trees(base, onto_tree, commit.tree, flags=_FLAGS)
@@ -132,22 +135,22 @@ def _rebase(repo: pygit2.Repository, source: pygit2.Commit, target: pygit2.Commi
         if tree == onto_tree:
             continue
         onto_tree = tree
+        replayed += 1
         if committer is not None:
             oid = repo.create_commit(None, commit.author, committer, commit.raw_message.decode("utf-8", "replace"),
                                      tree, [onto.id])
             onto = _commit(repo, str(oid))
-    return onto
+    return onto, replayed
 
 
 def plan(repo: pygit2.Repository, source_oid: str, target_oid: str, strategy: str) -> MergeCheck:
-    """Can `source` be merged into `target` with `strategy`? Computed in memory; writes no ref (a dry
-    rebase may write trees, never commits or refs)."""
+    """Can `source` be merged into `target` with `strategy`? Computed in memory: writes no ref and no
+    commit (merged trees may be written; unreachable, they expire as any loose object)."""
     _require_strategy(strategy)
     source, target = _commit(repo, source_oid), _commit(repo, target_oid)
     ff = source.id == target.id or repo.descendant_of(source.id, target.id)
     if source.id == target.id or repo.descendant_of(target.id, source.id):
-        return MergeCheck(False, False, CLEAN, [], ff, "The source branch has no changes that are not already "
-                                                       "on the target branch.")
+        return MergeCheck(False, False, CLEAN, [], ff, _NOTHING)
     if strategy in ("ff-only", "squash-ff-only") and not ff:
         return MergeCheck(False, False, CLEAN, [], False,
                           "The target branch has commits the source branch lacks, so it cannot be fast-forwarded.")
@@ -155,9 +158,12 @@ def plan(repo: pygit2.Repository, source_oid: str, target_oid: str, strategy: st
         if ff and strategy in ("ff", "ff-only", "rebase-ff-only", "rebase-no-ff", "squash-ff-only"):
             pass
         elif strategy.startswith("rebase-"):
-            _rebase(repo, source, target, None)
+            if _rebase(repo, source, target, None)[1] == 0:
+                return MergeCheck(False, False, CLEAN, [], ff, _NOTHING)
         else:
-            _merge_index(repo, target, source)
+            tree = _merge_index(repo, target, source).write_tree(repo)
+            if strategy.startswith("squash") and tree == target.tree_id:
+                return MergeCheck(False, False, CLEAN, [], ff, _NOTHING)
     except _Conflict as conflict:
         return MergeCheck(False, True, CONFLICTED, conflict.paths, ff,
                           "The pull request has conflicts that must be resolved before it can be merged.")
@@ -184,7 +190,7 @@ def merge(repo: pygit2.Repository, source_oid: str, target_oid: str, strategy: s
             oid = str(repo.create_commit(None, sig, sig, message, tree, [target.id, source.id]))
             return MergeResult(oid, oid)
         if strategy.startswith("rebase-"):
-            rebased = _rebase(repo, source, target, sig)
+            rebased = _rebase(repo, source, target, sig)[0]
             rebased_oid = str(rebased.id)
             if strategy == "rebase-ff-only":
                 return MergeResult(rebased_oid, None, rebased_oid)
