@@ -42,8 +42,8 @@ def test_built_in_defaults(setup, admin) -> None:  # type: ignore[no-untyped-def
     assert mc["type"] == "DEFAULT" and mc["defaultStrategy"]["id"] == "no-ff"
     assert [s["id"] for s in mc["strategies"]] == list(S.STRATEGY_IDS)
     assert enabled_of(mc) == ["no-ff"]
-    assert mc["defaultStrategy"] == {"id": "no-ff", "name": "Merge commit", "description": "Always create a new "
-                                     "merge commit", "flag": "--no-ff", "enabled": True, "links": {}}
+    assert mc["defaultStrategy"] == {"id": "no-ff", "name": "Merge commit", "description": "Always create a merge "
+                                     "commit", "flag": "--no-ff", "enabled": True, "links": {}}
     assert body["requiredAllApprovers"] is False and body["requiredAllTasksComplete"] is False
     assert body["requiredApprovers"] == {"count": "0", "enabled": False}
     assert body["requiredSuccessfulBuilds"] == {"count": "0", "enabled": False}

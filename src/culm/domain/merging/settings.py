@@ -22,16 +22,17 @@ from culm.domain.settings import service as system
 
 # id, name, description, flag — in the order Bitbucket lists them.
 STRATEGIES: tuple[tuple[str, str, str, str], ...] = (
-    ("no-ff", "Merge commit", "Always create a new merge commit", "--no-ff"),
-    ("ff", "Fast-forward", "Fast-forward if possible, otherwise create a new merge commit", "--ff"),
-    ("ff-only", "Fast-forward only", "Never create a merge commit", "--ff-only"),
-    ("rebase-no-ff", "Rebase, merge", "Rebase commits from the source branch onto the target branch, then "
-     "create a new merge commit", "rebase + merge --no-ff"),
-    ("rebase-ff-only", "Rebase, fast-forward", "Rebase commits from the source branch onto the target branch, "
-     "then fast-forward", "rebase + merge --ff-only"),
-    ("squash", "Squash", "Combine all commits into one new non-merge commit", "--squash"),
-    ("squash-ff-only", "Squash, fast-forward only", "Combine all commits into one new non-merge commit only "
-     "if the source branch is ahead of the target branch", "--squash --ff-only"),
+    ("no-ff", "Merge commit", "Always create a merge commit", "--no-ff"),
+    ("ff", "Fast-forward", "Fast-forward if possible, otherwise create a merge commit", "--ff"),
+    ("ff-only", "Fast-forward only", "Fast-forward, or reject the merge if the source branch is out of date",
+     "--ff-only"),
+    ("rebase-no-ff", "Rebase, merge", "Rebase the source commits onto the target branch, then create a merge "
+     "commit", "rebase + merge --no-ff"),
+    ("rebase-ff-only", "Rebase, fast-forward", "Rebase the source commits onto the target branch, then "
+     "fast-forward", "rebase + merge --ff-only"),
+    ("squash", "Squash", "Combine all commits into one new non-merge commit on the target branch", "--squash"),
+    ("squash-ff-only", "Squash, fast-forward only", "Combine all commits into one new non-merge commit, or reject "
+     "the merge if the source branch is out of date", "--squash --ff-only"),
 )
 STRATEGY_IDS = tuple(s[0] for s in STRATEGIES)
 SCMS = ("git",)
