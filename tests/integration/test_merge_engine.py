@@ -231,6 +231,8 @@ def test_changes_already_on_the_target(tmp_path: Path) -> None:
     for strategy in ("rebase-no-ff", "rebase-ff-only", "squash"):
         check = engine.plan(repo, source, target, strategy)
         assert not check.can_merge and not check.conflicted and "no changes" in (check.reason or ""), strategy
+        with pytest.raises(engine.MergeRefused):
+            engine.merge(repo, source, target, strategy, "m", MERGER, WHEN)
     assert engine.plan(repo, source, target, "no-ff").can_merge  # a merge commit still joins the histories
 
 

@@ -28,6 +28,10 @@ STRATEGIES = ("no-ff", "ff", "ff-only", "rebase-no-ff", "rebase-ff-only", "squas
 CLEAN = "CLEAN"
 CONFLICTED = "CONFLICTED"
 _FLAGS = pygit2.enums.MergeFlag.FIND_RENAMES
+# Objects written here must be on disk before the branch (fsynced by `git update-ref`) points at them:
+# libgit2 does not read git's `core.fsync`, so turn its own fsync on (process-wide; only merges write
+# objects through libgit2, everything else writes with the git program).
+pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, 1)
 _NOTHING = "The source branch has no changes that are not already on the target branch."
 
 
@@ -143,17 +147,32 @@ def _rebase(repo: pygit2.Repository, source: pygit2.Commit, target: pygit2.Commi
     return onto, replayed
 
 
+def _preflight(repo: pygit2.Repository, source: pygit2.Commit, target: pygit2.Commit,
+               strategy: str) -> tuple[bool, MergeCheck | None]:
+    """The cheap answers (no merge computed): whether a fast-forward is possible, and a refusal when
+    there is nothing to merge or the strategy needs a fast-forward that is impossible."""
+    _require_strategy(strategy)
+    ff = source.id == target.id or repo.descendant_of(source.id, target.id)
+    if source.id == target.id or repo.descendant_of(target.id, source.id):
+        return ff, MergeCheck(False, False, CLEAN, [], ff, _NOTHING)
+    if strategy in ("ff-only", "squash-ff-only") and not ff:
+        return ff, MergeCheck(False, False, CLEAN, [], False, "The target branch has commits the source branch "
+                                                              "lacks, so it cannot be fast-forwarded.")
+    return ff, None
+
+
+def _conflicted(paths: list[str], ff: bool) -> MergeCheck:
+    return MergeCheck(False, True, CONFLICTED, paths, ff,
+                      "The pull request has conflicts that must be resolved before it can be merged.")
+
+
 def plan(repo: pygit2.Repository, source_oid: str, target_oid: str, strategy: str) -> MergeCheck:
     """Can `source` be merged into `target` with `strategy`? Computed in memory: writes no ref and no
     commit (merged trees may be written; unreachable, they expire as any loose object)."""
-    _require_strategy(strategy)
     source, target = _commit(repo, source_oid), _commit(repo, target_oid)
-    ff = source.id == target.id or repo.descendant_of(source.id, target.id)
-    if source.id == target.id or repo.descendant_of(target.id, source.id):
-        return MergeCheck(False, False, CLEAN, [], ff, _NOTHING)
-    if strategy in ("ff-only", "squash-ff-only") and not ff:
-        return MergeCheck(False, False, CLEAN, [], False,
-                          "The target branch has commits the source branch lacks, so it cannot be fast-forwarded.")
+    ff, refusal = _preflight(repo, source, target, strategy)
+    if refusal is not None:
+        return refusal
     try:
         if ff and strategy in ("ff", "ff-only", "rebase-ff-only", "rebase-no-ff", "squash-ff-only"):
             pass
@@ -165,8 +184,7 @@ def plan(repo: pygit2.Repository, source_oid: str, target_oid: str, strategy: st
             if strategy.startswith("squash") and tree == target.tree_id:
                 return MergeCheck(False, False, CLEAN, [], ff, _NOTHING)
     except _Conflict as conflict:
-        return MergeCheck(False, True, CONFLICTED, conflict.paths, ff,
-                          "The pull request has conflicts that must be resolved before it can be merged.")
+        return _conflicted(conflict.paths, ff)
     return MergeCheck(True, False, CLEAN, [], ff, None)
 
 
@@ -175,13 +193,13 @@ def merge(repo: pygit2.Repository, source_oid: str, target_oid: str, strategy: s
     """Do the merge in memory and return the commit the target branch must move to. No ref moves.
     `author` (name, e-mail) is the merging user, author and committer of the commits made here (a
     rebase keeps each commit's original author); `when` is epoch milliseconds (now by default).
-    Raises `MergeRefused` when `plan` says no."""
-    check = plan(repo, source_oid, target_oid, strategy)
-    if not check.can_merge:
-        raise MergeRefused(check)
+    Raises `MergeRefused` (with what `plan` would say) when the merge cannot be done; nothing is then
+    left but unreachable objects."""
     source, target = _commit(repo, source_oid), _commit(repo, target_oid)
+    ff, refusal = _preflight(repo, source, target, strategy)
+    if refusal is not None:
+        raise MergeRefused(refusal)
     sig = _signature(author, when)
-    ff = check.fast_forward_possible
     try:
         if strategy in ("ff", "ff-only") and ff:
             return MergeResult(str(source.id))
@@ -190,7 +208,9 @@ def merge(repo: pygit2.Repository, source_oid: str, target_oid: str, strategy: s
             oid = str(repo.create_commit(None, sig, sig, message, tree, [target.id, source.id]))
             return MergeResult(oid, oid)
         if strategy.startswith("rebase-"):
-            rebased = _rebase(repo, source, target, sig)[0]
+            rebased, replayed = _rebase(repo, source, target, sig)
+            if replayed == 0:
+                raise MergeRefused(MergeCheck(False, False, CLEAN, [], ff, _NOTHING))
             rebased_oid = str(rebased.id)
             if strategy == "rebase-ff-only":
                 return MergeResult(rebased_oid, None, rebased_oid)
@@ -198,8 +218,9 @@ def merge(repo: pygit2.Repository, source_oid: str, target_oid: str, strategy: s
             return MergeResult(oid, oid, rebased_oid)
         # squash / squash-ff-only
         tree = source.tree_id if ff else _merge_index(repo, target, source).write_tree(repo)
+        if tree == target.tree_id:
+            raise MergeRefused(MergeCheck(False, False, CLEAN, [], ff, _NOTHING))
         oid = str(repo.create_commit(None, sig, sig, message, tree, [target.id]))
         return MergeResult(oid, oid)
-    except _Conflict as conflict:  # plan said clean; only a changed repository gets here
-        raise MergeRefused(MergeCheck(False, True, CONFLICTED, conflict.paths, ff, "The merge has conflicts.")) \
-            from None
+    except _Conflict as conflict:
+        raise MergeRefused(_conflicted(conflict.paths, ff)) from None
