@@ -76,12 +76,34 @@ def test_inheritance(setup, admin) -> None:  # type: ignore[no-untyped-def]
         effective = S.effective(session, repo)  # type: ignore[arg-type]
     assert effective.merge_config.default_strategy == "rebase-no-ff" and effective.required_approvers == 2
 
-    # null goes back to inheriting, level by level
-    assert admin.post(RS, json={"mergeConfig": None}).json()["mergeConfig"]["type"] == "PROJECT"
+    # an empty mergeConfig (or null) goes back to inheriting, level by level
+    assert admin.post(RS, json={"mergeConfig": {}}).json()["mergeConfig"]["type"] == "PROJECT"
     assert admin.get(RS).json()["requiredApprovers"]["count"] == "2"  # merge checks untouched
-    assert admin.post(PS, json={"mergeConfig": None}).json()["mergeConfig"]["type"] == "SCM"
+    assert admin.post(PS, json={"mergeConfig": {}}).json()["mergeConfig"]["type"] == "SCM"
     assert admin.post(GS, json={"mergeConfig": None}).json()["type"] == "DEFAULT"
     assert admin.get(RS).json()["mergeConfig"]["type"] == "DEFAULT"
+
+
+def test_commit_message_template(setup, admin) -> None:  # type: ignore[no-untyped-def]
+    template = {"title": "PR #${id}: ${title}", "body": "Merged ${fromRefName}"}
+    r = admin.post(PS, json={"mergeConfig": config("no-ff", "no-ff", commitMessageTemplate=template)})
+    assert r.status_code == 200, r.text
+    assert r.json()["mergeConfig"]["commitMessageTemplate"] == template
+    # left out: kept; {}: removed
+    r = admin.post(PS, json={"mergeConfig": config("ff", "ff", "no-ff")})
+    assert r.json()["mergeConfig"]["commitMessageTemplate"] == template
+    assert admin.get(RS).json()["mergeConfig"]["commitMessageTemplate"] == template  # inherited with the config
+    r = admin.post(PS, json={"mergeConfig": config("ff", "ff", commitMessageTemplate={})})
+    assert "commitMessageTemplate" not in r.json()["mergeConfig"]
+    r = admin.post(GS, json={"mergeConfig": config("no-ff", "no-ff", commitMessageTemplate=template)})
+    assert r.json()["commitMessageTemplate"] == template
+    assert admin.post(GS, json={"mergeConfig": config("squash", "squash")}).json()["commitMessageTemplate"] == template
+    for bad in ({"title": "t"}, {"body": "b"}, {"title": "", "body": "b"}, {"title": 1, "body": "b"}, "x",
+                {"title": "t\u0000", "body": "b"}):
+        assert admin.post(GS, json={"mergeConfig": config("no-ff", "no-ff", commitMessageTemplate=bad)}
+                          ).status_code == 400, bad
+    assert admin.post(PS, json={"mergeConfig": {}}).status_code == 200
+    assert admin.post(GS, json={"mergeConfig": {}}).json()["type"] == "DEFAULT"
 
 
 def test_merge_checks_partial_update(setup, admin) -> None:  # type: ignore[no-untyped-def]
@@ -97,6 +119,11 @@ def test_merge_checks_partial_update(setup, admin) -> None:  # type: ignore[no-u
     r = admin.post(f"{A}/projects/PRS/repos/two/settings/pull-requests",
                    json={"requiredSuccessfulBuilds": {"count": "3", "enabled": False}})
     assert r.json()["requiredSuccessfulBuilds"] == {"count": "0", "enabled": False}
+    r = admin.post(f"{A}/projects/PRS/repos/two/settings/pull-requests",
+                   json={S.APPROVERS_HOOK: {"enabled": True, "count": 4}, "requiredApproversDeprecated": 1})
+    assert r.json()["requiredApprovers"] == {"count": "4", "enabled": True}  # the merge check's own key wins
+    assert r.json()[S.APPROVERS_HOOK] == {"enabled": True, "count": 4}
+    assert r.json()[S.BUILDS_HOOK] == {"enabled": False, "count": 0}
 
 
 @pytest.mark.parametrize("body", [
@@ -111,6 +138,7 @@ def test_merge_checks_partial_update(setup, admin) -> None:  # type: ignore[no-u
     {"mergeConfig": config("no-ff", "no-ff", commitSummaries=-1)},
     {"mergeConfig": config("no-ff", "no-ff", commitSummaries="x")},
     {"mergeConfig": "no-ff"},
+    {"mergeConfig": []},
     {"mergeConfig": config("-no-ff", "-no-ff")},
     {"mergeConfig": config("no-ff\u0000", "no-ff")},
     {},

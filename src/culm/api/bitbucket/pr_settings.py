@@ -30,13 +30,15 @@ def _strategy_json(sid: str, enabled: bool) -> dict[str, Any]:
 
 def merge_config_json(config: S.MergeConfigValue) -> dict[str, Any]:
     """RestPullRequestMergeConfig: every strategy, each saying whether it is enabled."""
-    return {
-        "commitMessageTemplate": dict(S.TEMPLATE),
+    out: dict[str, Any] = {
         "commitSummaries": config.commit_summaries,
         "defaultStrategy": _strategy_json(config.default_strategy, True),
         "strategies": [_strategy_json(sid, sid in config.enabled) for sid in S.STRATEGY_IDS],
         "type": config.type,
     }
+    if config.template is not None:
+        out["commitMessageTemplate"] = {"title": config.template[0], "body": config.template[1]}
+    return out
 
 
 def _repo_settings_json(settings: S.MergeSettings) -> dict[str, Any]:
@@ -49,6 +51,9 @@ def _repo_settings_json(settings: S.MergeSettings) -> dict[str, Any]:
         "requiredSuccessfulBuilds": {"count": str(settings.required_successful_builds),
                                      "enabled": settings.required_successful_builds > 0},
         "requiredSuccessfulBuildsDeprecated": settings.required_successful_builds,
+        S.APPROVERS_HOOK: {"enabled": settings.required_approvers > 0, "count": settings.required_approvers},
+        S.BUILDS_HOOK: {"enabled": settings.required_successful_builds > 0,
+                        "count": settings.required_successful_builds},
     }
 
 

@@ -21,6 +21,8 @@ class MergeConfig(Base):
     default_strategy: Mapped[str] = mapped_column(String(32))
     strategies: Mapped[str] = mapped_column(Text)  # enabled strategy ids, comma-separated, in Bitbucket's order
     commit_summaries: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    template_title: Mapped[str | None] = mapped_column(Text, nullable=True)  # commit message template
+    template_body: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class RepoPullRequestSettings(Base):

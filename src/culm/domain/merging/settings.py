@@ -39,8 +39,10 @@ SCMS = ("git",)
 BUILT_IN_DEFAULT = "no-ff"
 BUILT_IN_ENABLED = ("no-ff",)
 BUILT_IN_SUMMARIES = 20
-TEMPLATE = {"title": "Pull request #${id}: ${title}",
-            "body": "Merge in ${toProjectKey}/${toRepoSlug} from ${crossRepoProjectRepo}${fromRefName} to ${toRefName}"}
+# The merge checks' own keys (a map of `enabled` and `count`), preferred to the deprecated fields.
+APPROVERS_HOOK = "com.atlassian.bitbucket.server.bundled-hooks.requiredApproversMergeHook"
+BUILDS_HOOK = "com.atlassian.bitbucket.server.bitbucket-build.requiredBuildsMergeCheck"
+_KEEP = object()  # commitMessageTemplate left out of a request: the stored one stays
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class MergeConfigValue:
     enabled: tuple[str, ...]
     commit_summaries: int
     type: str  # DEFAULT | SCM | PROJECT | REPOSITORY: where it came from
+    template: tuple[str, str] | None = None  # commit message template (title, body), when one is set
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,10 @@ def require_scm(scm_id: str) -> str:
 
 def _from_row(row: MergeConfig, kind: str) -> MergeConfigValue:
     enabled = tuple(s for s in STRATEGY_IDS if s in row.strategies.split(","))
+    template = (row.template_title, row.template_body) if row.template_title is not None else None
     return MergeConfigValue(row.default_strategy, enabled, row.commit_summaries
-                            if row.commit_summaries is not None else BUILT_IN_SUMMARIES, kind)
+                            if row.commit_summaries is not None else BUILT_IN_SUMMARIES, kind,
+                            template)  # type: ignore[arg-type]
 
 
 def scm_config(session: Session, scm_id: str = "git") -> MergeConfigValue:
@@ -83,7 +88,9 @@ def scm_config(session: Session, scm_id: str = "git") -> MergeConfigValue:
     if raw is None:
         return MergeConfigValue(BUILT_IN_DEFAULT, BUILT_IN_ENABLED, BUILT_IN_SUMMARIES, "DEFAULT")
     data = json.loads(raw)
-    return MergeConfigValue(data["default"], tuple(data["enabled"]), data["summaries"], "SCM")
+    template = tuple(data["template"]) if data.get("template") else None
+    return MergeConfigValue(data["default"], tuple(data["enabled"]), data["summaries"], "SCM",
+                            template)  # type: ignore[arg-type]
 
 
 def project_config(session: Session, project: Project) -> MergeConfigValue:
@@ -157,16 +164,44 @@ def parse_merge_config(body: Any) -> MergeConfigValue:
     return MergeConfigValue(did, tuple(s for s in STRATEGY_IDS if s in enabled), summaries, "")
 
 
+def _is_delete(config: Any) -> bool:
+    """`"mergeConfig": {}` deletes an explicit configuration (Bitbucket); null is taken the same way."""
+    return config is None or config == {}
+
+
+def parse_template(config: dict[str, Any]) -> Any:
+    """`commitMessageTemplate`: left out → keep the stored one (`_KEEP`); `{}` → none; else (title, body)."""
+    if "commitMessageTemplate" not in config:
+        return _KEEP
+    template = config["commitMessageTemplate"]
+    if template is None or template == {}:
+        return None
+    if not isinstance(template, dict):
+        raise ValidationError("commitMessageTemplate must be an object.", context="commitMessageTemplate")
+    title, body = template.get("title"), template.get("body")
+    if not isinstance(title, str) or not title.strip() or not isinstance(body, str):
+        raise ValidationError("A commit message template needs a 'title' and a 'body'.",
+                              context="commitMessageTemplate")
+    if len(title) > 1000 or len(body) > 10000 or "\x00" in title + body:
+        raise ValidationError("The commit message template is too long or holds invalid characters.",
+                              context="commitMessageTemplate")
+    return (title, body)
+
+
 def set_scm_config(session: Session, scm_id: str, body: Any) -> None:
     """`{"mergeConfig": {...}}`; `{"mergeConfig": null}` goes back to the built-in default."""
     config = _wrapped(body)
-    if config is None:
+    if _is_delete(config):
         system.clear(session, _scm_key(scm_id))
         return
     value = parse_merge_config(config)
+    template = parse_template(config)
+    if template is _KEEP:
+        template = scm_config(session, scm_id).template
     system.put(session, _scm_key(scm_id), json.dumps({"default": value.default_strategy,
                                                       "enabled": list(value.enabled),
-                                                      "summaries": value.commit_summaries}))
+                                                      "summaries": value.commit_summaries,
+                                                      "template": list(template) if template else None}))
 
 
 def _wrapped(body: Any) -> Any:
@@ -176,11 +211,18 @@ def _wrapped(body: Any) -> Any:
 
 
 def _store(session: Session, row: MergeConfig | None, config: Any, **owner: int) -> None:
-    if config is None:
+    if _is_delete(config):
         if row is not None:
             session.delete(row)
         return
     value = parse_merge_config(config)
+    template = parse_template(config)
+    if template is not _KEEP:
+        title, body = template if template else (None, None)
+        if row is not None:
+            row.template_title, row.template_body = title, body
+        else:
+            owner = {**owner, "template_title": title, "template_body": body}  # type: ignore[dict-item]
     if row is None:
         row = MergeConfig(**owner)
         session.add(row)
@@ -227,13 +269,12 @@ def update_repo_settings(session: Session, repo: Repository, body: dict[str, Any
         values["required_all_approvers"] = _flag(body["requiredAllApprovers"], "requiredAllApprovers")
     if "requiredAllTasksComplete" in body:
         values["required_all_tasks_complete"] = _flag(body["requiredAllTasksComplete"], "requiredAllTasksComplete")
-    for field, key, deprecated in (("required_approvers", "requiredApprovers", "requiredApproversDeprecated"),
-                                   ("required_successful_builds", "requiredSuccessfulBuilds",
-                                    "requiredSuccessfulBuildsDeprecated")):
-        if key in body:
+    for field, keys in (("required_approvers", (APPROVERS_HOOK, "requiredApprovers", "requiredApproversDeprecated")),
+                        ("required_successful_builds", (BUILDS_HOOK, "requiredSuccessfulBuilds",
+                                                        "requiredSuccessfulBuildsDeprecated"))):
+        key = next((k for k in keys if k in body), None)
+        if key is not None:
             values[field] = _count(body[key], key)
-        elif deprecated in body:
-            values[field] = _count(body[deprecated], deprecated)
     if "mergeConfig" in body:
         existing = session.scalar(select(MergeConfig).where(MergeConfig.repository_id == repo.id))
         _store(session, existing, body["mergeConfig"], repository_id=repo.id)

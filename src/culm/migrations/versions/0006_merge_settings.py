@@ -24,6 +24,8 @@ def upgrade() -> None:
         sa.Column("default_strategy", sa.String(length=32), nullable=False),
         sa.Column("strategies", sa.Text(), nullable=False),
         sa.Column("commit_summaries", sa.Integer(), nullable=True),
+        sa.Column("template_title", sa.Text(), nullable=True),
+        sa.Column("template_body", sa.Text(), nullable=True),
         sa.CheckConstraint("(project_id IS NULL) <> (repository_id IS NULL)",
                            name=op.f("ck_pr_merge_configs_one_owner")),
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"], name=op.f("fk_pr_merge_configs_project_id_projects"),
