@@ -246,6 +246,12 @@ def test_messages(diverged) -> None:  # type: ignore[no-untyped-def]
     assert merge_message(repo, source, target, ctx, summaries=0).endswith("from feature to main")
     fork = MessageContext(7, "T", "PROJ", "repo", "feature", "main", cross_repo="~BOB/fork:")
     assert "Merge in PROJ/repo from ~BOB/fork:feature to main" in merge_message(repo, source, target, fork)
+    custom = MessageContext(7, "T", "PROJ", "repo", "feature", "main",
+                            template=("${title} (#${id}) ${unknown}", "into ${toRefName}"))
+    assert merge_message(repo, source, target, custom, summaries=1) == (
+        f"T (#7) ${{unknown}}\n\ninto main\n\n* commit '{source}':\n  feature two")
+    bodiless = MessageContext(7, "T", "PROJ", "repo", "feature", "main", template=("${title}", ""))
+    assert merge_message(repo, source, target, bodiless, summaries=0) == "T"
     squash = squash_message(repo, source, target, ctx)
     assert squash.startswith("Pull request #7: Add features\n\nMerge in PROJ/repo from feature to main\n\n"
                              "Squashed commit of the following:\n\n"

@@ -18,6 +18,7 @@ following:" then each commit with its id, author and date, message indented).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import pygit2
@@ -34,6 +35,21 @@ class MessageContext:
     from_ref: str  # display id, e.g. feature/x
     to_ref: str
     cross_repo: str = ""  # "PROJ/repo:" when the source is another repository
+    template: tuple[str, str] | None = None  # (title, body) from the merge settings; None: Bitbucket's default
+    description: str = ""
+
+
+DEFAULT_TEMPLATE = ("Pull request #${id}: ${title}",
+                    "Merge in ${toProjectKey}/${toRepoSlug} from ${crossRepoProjectRepo}${fromRefName} to ${toRefName}")
+_VARIABLE = re.compile(r"\$\{([A-Za-z]+)\}")
+
+
+def _fill(text: str, ctx: MessageContext) -> str:
+    """Replace the template's `${name}` variables; unknown names stay as written."""
+    values = {"id": str(ctx.pull_request_id), "title": ctx.title, "description": ctx.description,
+              "toProjectKey": ctx.to_project_key, "toRepoSlug": ctx.to_repo_slug,
+              "crossRepoProjectRepo": ctx.cross_repo, "fromRefName": ctx.from_ref, "toRefName": ctx.to_ref}
+    return _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 
 def _incoming(repo: pygit2.Repository, source_oid: str, target_oid: str, limit: int) -> list[pygit2.Commit]:
@@ -52,8 +68,10 @@ def _subject(commit: pygit2.Commit) -> str:
 
 
 def header(ctx: MessageContext) -> str:
-    return (f"Pull request #{ctx.pull_request_id}: {ctx.title}\n\n"
-            f"Merge in {ctx.to_project_key}/{ctx.to_repo_slug} from {ctx.cross_repo}{ctx.from_ref} to {ctx.to_ref}")
+    """Title, blank line, body (the body and its blank line left out when it is empty)."""
+    title, body = ctx.template or DEFAULT_TEMPLATE
+    title, body = _fill(title, ctx).strip(), _fill(body, ctx).strip()
+    return f"{title}\n\n{body}" if body else title
 
 
 def merge_message(repo: pygit2.Repository, source_oid: str, target_oid: str, ctx: MessageContext,
