@@ -4,6 +4,7 @@ pushes and other merges (culm.domain.merging.service.merge_into). Real repositor
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 from pathlib import Path
 
@@ -197,6 +198,27 @@ def test_binary_files_merge_cleanly(tmp_path: Path) -> None:
     for strategy in ("no-ff", "rebase-ff-only", "squash"):
         result = engine.merge(repo, source, target, strategy, "m", MERGER, WHEN)
         assert _files(repo, result.new_target_oid)["data.bin"] == blob
+
+
+def test_rebase_keeps_messages_and_names_byte_for_byte(tmp_path: Path) -> None:
+    """A commit written in Latin-1 (with its encoding header) and an author with a non-ASCII name are
+    replayed unchanged."""
+    work = _repo(tmp_path / "r")
+    git("checkout", "-q", "-b", "feature", cwd=work)
+    (work / "l.txt").write_text("l\n")
+    git("add", "l.txt", cwd=work)
+    subprocess.run(["git", "-c", "i18n.commitEncoding=ISO-8859-1", "commit", "-q", "-F", "-"], cwd=work,
+                   check=True, input="caf\xe9 cr\xe8me\n".encode("latin-1"),
+                   env={**os.environ, **_as("Zoë Ñandú", "z@example.com")})
+    source = _rev(work, "HEAD")
+    git("checkout", "-q", "main", cwd=work)
+    target = commit_file(work, "m.txt", "m\n")
+    repo = pygit2.Repository(str(work))
+    rebased = repo[engine.merge(repo, source, target, "rebase-ff-only", "m", MERGER, WHEN).new_target_oid]
+    original = repo[source]
+    assert rebased.raw_message == original.raw_message == "caf\xe9 cr\xe8me\n".encode("latin-1")
+    assert rebased.message_encoding == "ISO-8859-1"
+    assert rebased.author.raw_name == original.author.raw_name and rebased.author.time == original.author.time
 
 
 def test_rebase_drops_merge_commits_and_empty_commits(tmp_path: Path) -> None:

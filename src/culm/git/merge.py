@@ -141,8 +141,9 @@ def _rebase(repo: pygit2.Repository, source: pygit2.Commit, target: pygit2.Commi
         onto_tree = tree
         replayed += 1
         if committer is not None:
-            oid = repo.create_commit(None, commit.author, committer, commit.raw_message.decode("utf-8", "replace"),
-                                     tree, [onto.id])
+            # The original bytes, author and encoding as they were: nothing is re-encoded.
+            encoding = [commit.message_encoding] if commit.message_encoding else []
+            oid = repo.create_commit(None, commit.author, committer, commit.raw_message, tree, [onto.id], *encoding)
             onto = _commit(repo, str(oid))
     return onto, replayed
 
