@@ -93,6 +93,8 @@ def squash_message(repo: pygit2.Repository, source_oid: str, target_oid: str, ct
         when = dt.datetime.fromtimestamp(commit.author.time, dt.timezone(dt.timedelta(minutes=commit.author.offset)))
         body = "\n".join(f"    {line}" if line else "" for line in
                          commit.raw_message.decode("utf-8", "replace").rstrip("\n").split("\n"))
-        parts.append(f"commit {commit.id}\nAuthor: {commit.author.name} <{commit.author.email}>\n"
+        name = commit.author.raw_name.decode("utf-8", "replace")
+        email = commit.author.raw_email.decode("utf-8", "replace")
+        parts.append(f"commit {commit.id}\nAuthor: {name} <{email}>\n"
                      f"Date:   {when.strftime('%a %b %d %H:%M:%S %Y %z')}\n\n{body}")
     return "\n\n".join(parts)
