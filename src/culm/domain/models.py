@@ -4,6 +4,7 @@ from culm.domain.avatars.models import Avatar
 from culm.domain.base import Base
 from culm.domain.builds.models import BuildStatus, Deployment, RequiredBuildCondition
 from culm.domain.events.models import ConsumerOffset, Event
+from culm.domain.merging.models import MergeConfig, RepoPullRequestSettings
 from culm.domain.permissions.models import GlobalPermission, ProjectPermission, RepoPermission
 from culm.domain.projects.models import Project
 from culm.domain.pushes.models import Push, PushUpdate, RefSnapshot
@@ -32,10 +33,12 @@ __all__ = [
     "Group",
     "GroupMember",
     "LoginFailure",
+    "MergeConfig",
     "Project",
     "Push",
     "PushUpdate",
     "RecentRepository",
+    "RepoPullRequestSettings",
     "RefSnapshot",
     "RequiredBuildCondition",
     "ProjectPermission",
