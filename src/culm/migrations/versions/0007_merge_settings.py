@@ -1,7 +1,7 @@
 """pull request merge strategy configurations and repository merge checks
 
-Revision ID: 0006_merge_settings
-Revises: 0004_extras
+Revision ID: 0007_merge_settings
+Revises: 0006_build_status
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_merge_settings"
-down_revision = "0004_extras"
+revision = "0007_merge_settings"
+down_revision = "0006_build_status"
 branch_labels = None
 depends_on = None
 
