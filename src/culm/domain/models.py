@@ -5,6 +5,10 @@ from culm.domain.base import Base
 from culm.domain.events.models import ConsumerOffset, Event
 from culm.domain.permissions.models import GlobalPermission, ProjectPermission, RepoPermission
 from culm.domain.projects.models import Project
+from culm.domain.pullrequests.models import Activity as PullRequestActivity
+from culm.domain.pullrequests.models import Participant as PullRequestParticipant
+from culm.domain.pullrequests.models import PullRequest
+from culm.domain.pullrequests.models import Watcher as PullRequestWatcher
 from culm.domain.pushes.models import Push, PushUpdate, RefSnapshot
 from culm.domain.recent.models import RecentRepository
 from culm.domain.repos.models import Repository
@@ -23,6 +27,10 @@ __all__ = [
     "GroupMember",
     "LoginFailure",
     "Project",
+    "PullRequest",
+    "PullRequestActivity",
+    "PullRequestParticipant",
+    "PullRequestWatcher",
     "Push",
     "PushUpdate",
     "RecentRepository",
