@@ -20,9 +20,9 @@ BRANCHES = ["feature/a", "feature/b", "feature/c", "feature/d", "feature/e", "fe
 @pytest.fixture(scope="module")
 def world(server: LiveServer, admin: httpx.Client, tmp_path_factory: pytest.TempPathFactory) -> dict:
     create_user(server, "alice", "bob", "carol", "dave")
-    data = push_repo(server, admin, tmp_path_factory.mktemp("w") / "work", KEY, SLUG, BRANCHES)
+    work = tmp_path_factory.mktemp("w") / "work"
+    data = push_repo(server, admin, work, KEY, SLUG, BRANCHES)
     # `merged` has nothing new for main once main moves to it.
-    work = tmp_path_factory.getbasetemp() / "w0" / "work"
     git("push", "-q", data["url"], f"{data['commits']['merged']}:refs/heads/main", cwd=work)
     grant_repo(server, KEY, SLUG, "alice", "REPO_WRITE")
     grant_repo(server, KEY, SLUG, "bob", "REPO_READ")
