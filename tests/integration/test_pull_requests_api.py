@@ -193,7 +193,9 @@ def test_update_title_reviewers_retarget_and_stale_version(server: LiveServer, a
     assert [r["user"]["name"] for r in updated["reviewers"]] == ["carol"]
     modified = pr_events(server, "pr:modified")[-1]
     assert modified["previousTitle"] == "D" and modified["previousDescription"] == "d"
-    assert modified["previousDraft"] is False and modified["previousTarget"]["id"] == "refs/heads/main"
+    assert modified["previousDraft"] is False and modified["previousTarget"] == {
+        "id": "refs/heads/main", "displayId": "main", "type": "BRANCH", "latestCommit": world["commits"]["merged"],
+        "latestChangeset": world["commits"]["merged"]}
     assert modified["pullRequest"]["version"] == 1
     rev = pr_events(server, "pr:reviewer:updated")[-1]
     assert [u["name"] for u in rev["addedReviewers"]] == ["carol"]
@@ -260,3 +262,20 @@ def test_pull_requests_of_a_commit(server: LiveServer, admin: httpx.Client, worl
     assert bb.get_pull_requests_contain_commit(KEY, SLUG, world["commits"]["main"]) == []
     error(admin.get(f"{R}/commits/{'0' * 40}/pull-requests"), 404, "NoSuchCommitException")
     error(admin.get(f"{R}/commits/-x/pull-requests"), 404, "NoSuchCommitException")
+
+
+def test_archived_repository_refuses_changes(server: LiveServer, admin: httpx.Client, world: dict) -> None:
+    assert admin.put(R, json={"archived": True}).status_code in (200, 201)
+    try:
+        before = pr_state(server)
+        error(admin.post(f"{R}/pull-requests", json=body("feature/c")), 409, "RepositoryArchivedException")
+        error(admin.put(f"{R}/pull-requests/1", json={"version": 0, "title": "x"}), 409,
+              "RepositoryArchivedException")
+        error(admin.post(f"{R}/pull-requests/1/participants", json={"user": {"name": "bob"}, "role": "REVIEWER"}),
+              409, "RepositoryArchivedException")
+        error(admin.request("DELETE", f"{R}/pull-requests/1", json={"version": 0}), 409,
+              "RepositoryArchivedException")
+        assert admin.get(f"{R}/pull-requests/1").status_code == 200
+        assert pr_state(server) == before
+    finally:
+        assert admin.put(R, json={"archived": False}).status_code in (200, 201)

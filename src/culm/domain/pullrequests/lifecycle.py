@@ -25,6 +25,7 @@ from culm.domain.permissions.service import Principal, deny
 from culm.domain.pullrequests import refs
 from culm.domain.pullrequests.activities import View, emit, record_activity
 from culm.domain.pullrequests.models import Activity, Participant, PullRequest, Watcher
+from culm.domain.pullrequests.refs import not_archived
 from culm.domain.pullrequests.review import caller, reviewer_ids, set_reviewers
 from culm.domain.pushes import service as pushes
 from culm.domain.repos.models import Repository
@@ -116,6 +117,7 @@ def _touch(pr: PullRequest) -> None:
 
 def create(session: Session, view: View, who: Principal, target: Repository, body: dict) -> PullRequest:
     user = caller(who)
+    not_archived(target)
     title = _text(body, "title", required=True, limit=255)
     description = _text(body, "description", required=False)
     draft = _draft(body, False)
@@ -153,6 +155,7 @@ def update(session: Session, view: View, who: Principal, pr: PullRequest, target
     user = caller(who)
     if not can_edit(session, who, pr, target):
         raise deny(who)
+    not_archived(target)
     check_version(pr, body.get("version"), required=True)
     if pr.state != "OPEN":
         raise IllegalPullRequestState(f"This pull request is {pr.state.lower()}; only open pull requests can be "
@@ -200,8 +203,14 @@ def update(session: Session, view: View, who: Principal, pr: PullRequest, target
     if modified:
         emit(session, view, "pr:modified", pr, user, previousTitle=previous["title"],
              previousDescription=previous["description"], previousDraft=previous["draft"],
-             previousTarget=view.ref(pr.repository_id, str(previous["to_ref"]), str(previous["to_commit"])))
+             previousTarget=_previous_target(str(previous["to_ref"]), str(previous["to_commit"])))
     return pr
+
+
+def _previous_target(ref: str, commit: str) -> dict[str, Any]:
+    """`pr:modified`'s `previousTarget`: the old target branch as a ref without its repository."""
+    return {"id": ref, "displayId": ref.removeprefix("refs/heads/"), "type": "BRANCH", "latestCommit": commit,
+            "latestChangeset": commit}
 
 
 def _users(session: Session, ids: list[int]) -> list[Any]:
@@ -232,6 +241,7 @@ def reopen(session: Session, view: View, who: Principal, pr: PullRequest, target
     user = caller(who)
     if not _can_close(session, who, pr, target):
         raise deny(who)
+    not_archived(target)
     if pr.state != "DECLINED":
         raise IllegalPullRequestState("Only declined pull requests can be reopened; this one is "
                                       f"{pr.state.lower()}.")
@@ -260,6 +270,7 @@ def remove(session: Session, view: View, who: Principal, pr: PullRequest, target
     user = caller(who)
     if pr.author_id != user.id and who.repo_level(session, target) < L.ADMIN:
         raise deny(who)
+    not_archived(target)
     if pr.state == "MERGED":
         raise IllegalPullRequestState("Merged pull requests cannot be deleted.")
     check_version(pr, version)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from culm.core.errors import InvalidPullRequestTarget, NoSuchBranch, ValidationError
+from culm.domain.content.edit import RepositoryArchived
 from culm.domain.permissions import levels as L
 from culm.domain.permissions.service import Principal, require_repo
 from culm.domain.projects.models import Project
@@ -23,6 +24,12 @@ class End:
     repo: Repository
     ref: str
     commit: str
+
+
+def not_archived(repo: Repository) -> None:
+    """Archived repositories are read-only: no pull request is opened, edited or removed there (409)."""
+    if repo.archived:
+        raise RepositoryArchived(f"Repository {repo.slug} is archived; its pull requests cannot be changed.")
 
 
 def _ref_id(value: Any, field: str) -> str:

@@ -21,6 +21,7 @@ from culm.domain.permissions import levels as L
 from culm.domain.permissions.service import Principal, deny
 from culm.domain.pullrequests.activities import View, emit, record_activity
 from culm.domain.pullrequests.models import STATUSES, Participant, PullRequest, Watcher
+from culm.domain.pullrequests.refs import not_archived
 from culm.domain.repos.models import Repository
 from culm.domain.users import service as users
 from culm.domain.users.models import User
@@ -144,6 +145,7 @@ def assign(session: Session, view: View, who: Principal, pr: PullRequest, target
     if pr.author_id != actor.id and who.repo_level(session, target) < L.WRITE:
         raise deny(who)
     _require_open(pr)
+    not_archived(target)
     user = users.get_user_by_name(session, name) or users.get_user_by_slug(session, name)
     if user is None:
         raise NoSuchUser(f"User {name} does not exist.")
@@ -187,6 +189,7 @@ def unassign(session: Session, view: View, who: Principal, pr: PullRequest, targ
     if user.id == pr.author_id:
         raise InvalidPullRequestParticipant("The author of a pull request cannot be removed.", context="username")
     _require_open(pr)
+    not_archived(target)
     row = participant(session, pr, user.id)
     if row is None or row.role != "REVIEWER":
         return
