@@ -228,6 +228,9 @@ def test_decline_reopen_delete(server: LiveServer, admin: httpx.Client, world: d
     assert other.status_code == 201
     error(admin.post(f"{url}/reopen", params={"version": 1}), 409, "DuplicatePullRequestException")
     assert admin.request("DELETE", f"{R}/pull-requests/{other.json()['id']}", json={"version": 0}).status_code == 204
+    again = admin.post(f"{R}/pull-requests", json=body("feature/b", "feature/f", title="ids are not reused"))
+    assert again.status_code == 201 and again.json()["id"] == other.json()["id"] + 1
+    assert admin.request("DELETE", f"{R}/pull-requests/{again.json()['id']}", json={"version": 0}).status_code == 204
     reopened = bb.reopen_pull_request(KEY, SLUG, pid, 1)
     assert reopened["state"] == "OPEN" and reopened["version"] == 2 and "closedDate" not in reopened
     error(admin.request("DELETE", url, json={"version": 0}), 409, "PullRequestOutOfDateException")
@@ -265,6 +268,8 @@ def test_pull_requests_of_a_commit(server: LiveServer, admin: httpx.Client, worl
 
 
 def test_archived_repository_refuses_changes(server: LiveServer, admin: httpx.Client, world: dict) -> None:
+    if admin.get(f"{R}/pull-requests/1").status_code == 404:  # when run alone
+        bitbucket(server, "bob").open_pull_request(KEY, SLUG, KEY, SLUG, "feature/a", "main", "A", "")
     assert admin.put(R, json={"archived": True}).status_code in (200, 201)
     try:
         before = pr_state(server)
@@ -279,3 +284,27 @@ def test_archived_repository_refuses_changes(server: LiveServer, admin: httpx.Cl
         assert pr_state(server) == before
     finally:
         assert admin.put(R, json={"archived": False}).status_code in (200, 201)
+
+
+def test_concurrent_opens_number_once_and_refuse_duplicates(server: LiveServer, world: dict) -> None:
+    import threading
+
+    results: list[tuple[str, int, int | None]] = []
+
+    def open_one(src: str) -> None:
+        with server.client() as c:
+            r = c.post(f"{R}/pull-requests", json=body(src, title=f"race {src}"))
+            results.append((src, r.status_code, r.json().get("id")))
+
+    threads = [threading.Thread(target=open_one, args=(src,)) for src in ["feature/c"] * 4 + ["feature/e"] * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    created = [(src, pid) for src, status, pid in results if status == 201]
+    assert sorted(src for src, _ in created) == ["feature/c", "feature/e"]
+    assert sorted(status for _, status, _ in results) == [201, 201, 409, 409, 409, 409]
+    ids = [pid for _, pid in created]
+    assert len(set(ids)) == 2
+    opened = [e["pullRequest"]["id"] for e in pr_events(server, "pr:opened")]
+    assert sorted(set(opened)) == sorted(opened) and set(ids) <= set(opened)

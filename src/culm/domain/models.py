@@ -6,6 +6,7 @@ from culm.domain.events.models import ConsumerOffset, Event
 from culm.domain.permissions.models import GlobalPermission, ProjectPermission, RepoPermission
 from culm.domain.projects.models import Project
 from culm.domain.pullrequests.models import Activity as PullRequestActivity
+from culm.domain.pullrequests.models import Counter as PullRequestCounter
 from culm.domain.pullrequests.models import Participant as PullRequestParticipant
 from culm.domain.pullrequests.models import PullRequest
 from culm.domain.pullrequests.models import Watcher as PullRequestWatcher
@@ -29,6 +30,7 @@ __all__ = [
     "Project",
     "PullRequest",
     "PullRequestActivity",
+    "PullRequestCounter",
     "PullRequestParticipant",
     "PullRequestWatcher",
     "Push",

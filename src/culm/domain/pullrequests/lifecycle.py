@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from culm.core.errors import (
@@ -24,7 +24,7 @@ from culm.domain.permissions import levels as L
 from culm.domain.permissions.service import Principal, deny
 from culm.domain.pullrequests import refs
 from culm.domain.pullrequests.activities import View, emit, record_activity
-from culm.domain.pullrequests.models import Activity, Participant, PullRequest, Watcher
+from culm.domain.pullrequests.models import Activity, Counter, Participant, PullRequest, Watcher
 from culm.domain.pullrequests.refs import not_archived
 from culm.domain.pullrequests.review import caller, reviewer_ids, set_reviewers
 from culm.domain.pushes import service as pushes
@@ -115,6 +115,17 @@ def _touch(pr: PullRequest) -> None:
     pr.updated_date = now_ms()
 
 
+def _next_id(session: Session, target: Repository) -> int:
+    """The next id in the target repository (call holding `lock_repo`, which serialises it)."""
+    counter = session.get(Counter, target.id)
+    if counter is None:
+        counter = Counter(repository_id=target.id, last_id=0)
+        session.add(counter)
+    counter.last_id += 1
+    session.flush()
+    return counter.last_id
+
+
 def create(session: Session, view: View, who: Principal, target: Repository, body: dict) -> PullRequest:
     user = caller(who)
     not_archived(target)
@@ -128,8 +139,7 @@ def create(session: Session, view: View, who: Principal, target: Repository, bod
         raise ValidationError("'reviewers' must be a list of {\"user\": {\"name\": ...}}.", context="reviewers")
     pushes.lock_repo(session, target.id)  # serialises numbering and the duplicate check per repository
     _check_ends(session, view, from_end, to_end)
-    number = (session.scalar(select(func.max(PullRequest.local_id)).where(PullRequest.repository_id == target.id))
-              or 0) + 1
+    number = _next_id(session, target)
     now = now_ms()
     pr = PullRequest(repository_id=target.id, local_id=number, version=0, title=title.strip() if title else "",
                      description=description or None, state="OPEN", draft=draft, locked=False,

@@ -78,3 +78,12 @@ class Watcher(Base):
     pull_request_id: Mapped[int] = mapped_column(ForeignKey("pull_requests.id", ondelete="CASCADE"),
                                                  primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class Counter(Base):
+    """The last pull request id handed out in a repository: ids are never reused, even after a delete."""
+
+    __tablename__ = "pull_request_counters"
+
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)

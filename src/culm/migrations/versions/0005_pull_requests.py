@@ -1,4 +1,4 @@
-"""pull requests, participants, activities, watchers
+"""pull requests, participants, activities, watchers, id counters
 
 Revision ID: 0005_pull_requests
 Revises: 0004_extras
@@ -94,9 +94,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("pull_request_id", "user_id", name=op.f("pk_pull_request_watchers")),
     )
     op.create_index(op.f("ix_pull_request_watchers_user_id"), "pull_request_watchers", ["user_id"])
+    op.create_table(
+        "pull_request_counters",
+        sa.Column("repository_id", sa.Integer(), nullable=False),
+        sa.Column("last_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["repository_id"], ["repositories.id"],
+                                name=op.f("fk_pull_request_counters_repository_id_repositories"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("repository_id", name=op.f("pk_pull_request_counters")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("pull_request_counters")
     op.drop_index(op.f("ix_pull_request_watchers_user_id"), table_name="pull_request_watchers")
     op.drop_table("pull_request_watchers")
     op.drop_index("ix_pull_request_activities_pr", table_name="pull_request_activities")
