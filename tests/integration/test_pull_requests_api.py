@@ -174,7 +174,9 @@ def test_update_title_reviewers_retarget_and_stale_version(server: LiveServer, a
     url = f"{R}/pull-requests/{pid}"
     before = pr_state(server)
     error(admin.put(url, json={"title": "x"}), 400, "ArgumentValidationException")
-    error(admin.put(url, json={"version": 7, "title": "x"}), 409, "PullRequestOutOfDateException")
+    stale = error(admin.put(url, json={"version": 7, "title": "x"}), 409, "PullRequestOutOfDateException")
+    assert (stale["currentVersion"], stale["expectedVersion"], stale["pullRequest"]["id"]) == (0, 7, pid)
+    assert stale["message"] == "You are attempting to modify a pull request based on out-of-date information."
     error(admin.put(url, json={"version": 0, "title": ""}), 400, "ArgumentValidationException")
     error(admin.put(url, json={"version": 0, "toRef": {"id": "feature/d"}}), 409,
           "InvalidPullRequestTargetException")
@@ -234,6 +236,9 @@ def test_decline_reopen_delete(server: LiveServer, admin: httpx.Client, world: d
     reopened = bb.reopen_pull_request(KEY, SLUG, pid, 1)
     assert reopened["state"] == "OPEN" and reopened["version"] == 2 and "closedDate" not in reopened
     error(admin.request("DELETE", url, json={"version": 0}), 409, "PullRequestOutOfDateException")
+    missing = error(admin.delete(url), 409, "PullRequestOutOfDateException")  # Bitbucket's default version is -1
+    assert missing["expectedVersion"] == -1
+    error(admin.request("DELETE", url, json={"version": "two"}), 400, "ArgumentValidationException")
     bb.delete_pull_request(KEY, SLUG, pid, 2)
     error(admin.get(url), 404, "NoSuchPullRequestException")
     kinds = [e["kind"] for e in pr_events(server) if e["pullRequest"]["id"] == pid]

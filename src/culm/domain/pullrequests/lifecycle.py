@@ -16,6 +16,7 @@ from culm.core.errors import (
     EmptyPullRequest,
     IllegalPullRequestState,
     InvalidPullRequestTarget,
+    NoSuchBranch,
     PullRequestOutOfDate,
     ValidationError,
 )
@@ -34,18 +35,26 @@ from culm.git import pullrequests as gitpr
 OUT_OF_DATE = "You are attempting to modify a pull request based on out-of-date information."
 
 
-def check_version(pr: PullRequest, version: Any, *, required: bool = False) -> None:
-    """`version` from the body or `?version=`: when given it must be the current one (409 otherwise)."""
+def check_version(pr: PullRequest, version: Any, view: View | None = None, *, required: bool = False,
+                  missing_is_stale: bool = False) -> None:
+    """`version` from the body or `?version=` must be the current one: 409 with Bitbucket's
+    `currentVersion`, `expectedVersion` and `pullRequest` otherwise. A missing version is a 400 when
+    `required`, counts as -1 (Bitbucket's default, hence stale) when `missing_is_stale`, else passes."""
     if version is None or version == "":
         if required:
             raise ValidationError("The pull request's version must be specified.", context="version")
-        return
+        if not missing_is_stale:
+            return
+        version = -1
     try:
         number = int(version)
     except (TypeError, ValueError):
         raise ValidationError(f"'{version}' is not a valid version.", context="version") from None
     if number != pr.version:
-        raise PullRequestOutOfDate(OUT_OF_DATE, context="version")
+        extra: dict[str, Any] = {"currentVersion": pr.version, "expectedVersion": number}
+        if view is not None:
+            extra["pullRequest"] = view.pull_request(pr)
+        raise PullRequestOutOfDate(OUT_OF_DATE, **extra)
 
 
 def _text(body: dict, field: str, *, required: bool, limit: int | None = None) -> str | None:
@@ -166,7 +175,7 @@ def update(session: Session, view: View, who: Principal, pr: PullRequest, target
     if not can_edit(session, who, pr, target):
         raise deny(who)
     not_archived(target)
-    check_version(pr, body.get("version"), required=True)
+    check_version(pr, body.get("version"), view, required=True)
     if pr.state != "OPEN":
         raise IllegalPullRequestState(f"This pull request is {pr.state.lower()}; only open pull requests can be "
                                       "updated.")
@@ -236,7 +245,7 @@ def decline(session: Session, view: View, who: Principal, pr: PullRequest, targe
         raise deny(who)
     if pr.state != "OPEN":
         raise IllegalPullRequestState(f"This pull request has already been {pr.state.lower()}.")
-    check_version(pr, version)
+    check_version(pr, version, view)
     pr.state, pr.closed_date = "DECLINED", now_ms()
     _touch(pr)
     session.flush()
@@ -255,14 +264,14 @@ def reopen(session: Session, view: View, who: Principal, pr: PullRequest, target
     if pr.state != "DECLINED":
         raise IllegalPullRequestState("Only declined pull requests can be reopened; this one is "
                                       f"{pr.state.lower()}.")
-    check_version(pr, version)
+    check_version(pr, version, view)
     source_repo = session.get(Repository, pr.from_repository_id)
     assert source_repo is not None
     try:
         source = refs.End(source_repo, pr.from_ref, refs.branch(session, source_repo, pr.from_ref))
         to_end = refs.End(target, pr.to_ref, refs.branch(session, target, pr.to_ref))
-    except Exception as exc:  # the branch was deleted since
-        raise IllegalPullRequestState(f"This pull request cannot be reopened: {exc}") from None
+    except NoSuchBranch as exc:  # a branch was deleted since
+        raise IllegalPullRequestState(f"This pull request cannot be reopened: {exc.message}") from None
     pushes.lock_repo(session, target.id)
     _check_ends(session, view, source, to_end, exclude=pr.id)
     pr.state, pr.closed_date = "OPEN", None
@@ -283,7 +292,7 @@ def remove(session: Session, view: View, who: Principal, pr: PullRequest, target
     not_archived(target)
     if pr.state == "MERGED":
         raise IllegalPullRequestState("Merged pull requests cannot be deleted.")
-    check_version(pr, version)
+    check_version(pr, version, view, missing_is_stale=True)
     emit(session, view, "pr:deleted", pr, user)
     for model in (Activity, Participant, Watcher):
         session.execute(delete(model).where(model.pull_request_id == pr.id))
