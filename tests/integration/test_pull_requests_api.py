@@ -313,3 +313,19 @@ def test_concurrent_opens_number_once_and_refuse_duplicates(server: LiveServer, 
     assert len(set(ids)) == 2
     opened = [e["pullRequest"]["id"] for e in pr_events(server, "pr:opened")]
     assert sorted(set(opened)) == sorted(opened) and set(ids) <= set(opened)
+
+
+def test_reopen_after_source_branch_deleted_is_refused(server: LiveServer, admin: httpx.Client, world: dict,
+                                                       tmp_path: Path) -> None:
+    work = tmp_path / "gone"
+    git("clone", "-q", world["url"], str(work))
+    git("checkout", "-q", "-b", "gone", cwd=work)
+    commit_file(work, "gone.txt", "gone\n")
+    git("push", "-q", "origin", "gone", cwd=work)
+    pr = admin.post(f"{R}/pull-requests", json=body("gone", title="Gone")).json()
+    url = f"{R}/pull-requests/{pr['id']}"
+    assert admin.post(f"{url}/decline", params={"version": 0}).status_code == 200
+    git("push", "-q", "origin", ":gone", cwd=work)
+    before = pr_state(server)
+    error(admin.post(f"{url}/reopen", params={"version": 1}), 409, "IllegalPullRequestStateException")
+    assert pr_state(server) == before
