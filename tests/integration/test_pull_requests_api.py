@@ -202,6 +202,13 @@ def test_update_title_reviewers_retarget_and_stale_version(server: LiveServer, a
     rev = pr_events(server, "pr:reviewer:updated")[-1]
     assert [u["name"] for u in rev["addedReviewers"]] == ["carol"]
     assert [u["name"] for u in rev["removedReviewers"]] == ["bob"]
+    acts = admin.get(f"{url}/activities").json()["values"]
+    assert [a["action"] for a in acts] == ["RESCOPED", "UPDATED", "UPDATED", "OPENED"]
+    assert (acts[0]["previousToHash"], acts[0]["toHash"]) == (world["commits"]["merged"],
+                                                              world["commits"]["feature/e"])
+    assert (acts[1]["previousTitle"], acts[1]["previousDescription"], acts[1]["previousDraft"]) == ("D", "d", False)
+    assert acts[1]["previousToRef"]["id"] == "refs/heads/main"
+    assert [u["name"] for u in acts[2]["addedReviewers"]] == ["carol"]
     same = admin.put(url, json={"version": 1, "title": "D2"})
     assert same.status_code == 200 and same.json()["version"] == 1  # nothing changed, nothing bumped
 

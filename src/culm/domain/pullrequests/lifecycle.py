@@ -215,10 +215,21 @@ def update(session: Session, view: View, who: Principal, pr: PullRequest, target
         emit(session, view, "pr:reviewer:updated", pr, user,
              addedReviewers=[view.user(u) for u in _users(session, added)],
              removedReviewers=[view.user(u) for u in _users(session, removed)])
+    if modified:
+        changes: dict[str, Any] = {}
+        if pr.title != previous["title"]:
+            changes["previousTitle"] = previous["title"]
+        if pr.description != previous["description"]:
+            changes["previousDescription"] = previous["description"]
+        if pr.draft != previous["draft"]:
+            changes["previousDraft"] = previous["draft"]
+        if retarget is not None:
+            changes["previousToRef"] = _previous_target(str(previous["to_ref"]), str(previous["to_commit"]))
+        record_activity(session, pr, "UPDATED", user.id, changes)
     if retarget is not None:
         record_activity(session, pr, "RESCOPED", user.id,
                         {"fromHash": pr.from_commit, "previousFromHash": pr.from_commit, "toHash": pr.to_commit,
-                         "previousToHash": previous["to_commit"], "previousToRef": previous["to_ref"]})
+                         "previousToHash": previous["to_commit"]})
     if modified:
         emit(session, view, "pr:modified", pr, user, previousTitle=previous["title"],
              previousDescription=previous["description"], previousDraft=previous["draft"],
