@@ -277,6 +277,7 @@ def test_pull_requests_of_a_commit(server: LiveServer, admin: httpx.Client, worl
     assert bb.get_pull_requests_contain_commit(KEY, SLUG, world["commits"]["main"]) == []
     error(admin.get(f"{R}/commits/{'0' * 40}/pull-requests"), 404, "NoSuchCommitException")
     error(admin.get(f"{R}/commits/-x/pull-requests"), 404, "NoSuchCommitException")
+    error(admin.get(f"{R}/commits/a%00b/pull-requests"), 404, "NoSuchCommitException")
 
 
 def test_archived_repository_refuses_changes(server: LiveServer, admin: httpx.Client, world: dict) -> None:
@@ -335,4 +336,23 @@ def test_reopen_after_source_branch_deleted_is_refused(server: LiveServer, admin
     git("push", "-q", "origin", ":gone", cwd=work)
     before = pr_state(server)
     error(admin.post(f"{url}/reopen", params={"version": 1}), 409, "IllegalPullRequestStateException")
+    assert pr_state(server) == before
+
+
+def test_nul_and_odd_values_are_clean_4xx(server: LiveServer, admin: httpx.Client, world: dict) -> None:
+    before = pr_state(server)
+    for bad in (body("feature/f", title="a\u0000b"), body("feature/f", description="a\u0000b"),
+                body("feature/f\u0000"), body("feature/f", "ma\u0000in"),
+                {**body("feature/f"), "fromRef": {"id": "feature/f", "repository": {
+                    "slug": "a\u0000", "project": {"key": KEY}}}}):
+        error(admin.post(f"{R}/pull-requests", json=bad), 400, "ArgumentValidationException")
+    error(admin.post(f"{R}/pull-requests", json=body("feature/f", reviewers=[{"user": {"name": "bo\u0000b"}}])),
+          409, "InvalidPullRequestReviewersException")
+    for params in ({"filterText": "a\u0000"}, {"at": "ma\u0000in"}, {"username.1": "b\u0000"},
+                   {"state": "\u0000"}):
+        error(admin.get(f"{R}/pull-requests", params=params), 400, "ArgumentValidationException")
+    error(admin.get(f"{R}/participants", params={"filter": "\u0000"}), 400, "ArgumentValidationException")
+    assert admin.put(f"{R}/pull-requests/1", json={"version": 0, "title": "x\u0000"}).status_code == 400
+    assert admin.put(f"{R}/pull-requests/1/participants/a%00b", json={"status": "APPROVED"}).status_code in (
+        400, 401, 404)
     assert pr_state(server) == before

@@ -63,8 +63,8 @@ def _text(body: dict, field: str, *, required: bool, limit: int | None = None) -
         if required:
             raise ValidationError(f"The pull request {field} is required.", context=field)
         return None
-    if not isinstance(value, str):
-        raise ValidationError(f"'{field}' must be a string.", context=field)
+    if not isinstance(value, str) or "\x00" in value:
+        raise ValidationError(f"'{field}' must be a string without NUL characters.", context=field)
     if required and not value.strip():
         raise ValidationError(f"The pull request {field} is required.", context=field)
     if limit is not None and len(value) > limit:

@@ -56,6 +56,13 @@ def require(session: Session, repo: Repository, pr_id: object, *, lock: bool = F
     return pr
 
 
+def no_nul(params: Mapping[str, str]) -> None:
+    """Query values with NUL name nothing (and PostgreSQL refuses them in text): a clean 400."""
+    for name, value in params.items():
+        if "\x00" in value:
+            raise ValidationError(f"The value of '{name}' must not contain NUL characters.", context=name)
+
+
 def _enum(params: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
     raw = params.get(name)
     value = (raw or default).strip().upper()
@@ -101,6 +108,7 @@ def _participant_filters(session: Session, params: Mapping[str, str]) -> list[ob
 
 def page_statement(session: Session, repo: Repository, params: Mapping[str, str]) -> Select:
     """`getPage`'s filters as one query; the caller pages it (limit+1) in the database."""
+    no_nul(params)
     state = _enum(params, "state", STATE_FILTERS, "OPEN")
     direction = _enum(params, "direction", ("INCOMING", "OUTGOING"), "INCOMING")
     order = _enum(params, "order", ("NEWEST", "OLDEST", "PARTICIPANT_STATUS", "CLOSED_DATE"), "NEWEST")
@@ -144,6 +152,7 @@ def participants_statement(pr: PullRequest) -> Select:
 
 def repository_participants(session: Session, repo: Repository, params: Mapping[str, str]) -> Select:
     """Users who took part in the repository's pull requests (`GET {R}/participants`)."""
+    no_nul(params)
     role = (params.get("role") or "").strip().upper()
     if role and role not in ROLES:
         raise ValidationError(f"'{params.get('role')}' is not a valid role; valid roles are {', '.join(ROLES)}.",

@@ -54,7 +54,7 @@ def _repository(session: Session, value: Any, default: Repository, field: str) -
     key = project.get("key") if isinstance(project, dict) else None
     if not slug and not key:
         return default
-    if not isinstance(slug, str) or not isinstance(key, str):
+    if not isinstance(slug, str) or not isinstance(key, str) or "\x00" in slug + key:
         raise ValidationError(f"'{field}.repository' needs a slug and a project key.", context=field)
     if key.upper() == _key(session, default).upper() and slug.lower() == default.slug.lower():
         return default
