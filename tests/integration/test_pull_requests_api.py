@@ -80,8 +80,9 @@ def test_create_refusals_change_nothing(server: LiveServer, admin: httpx.Client,
     dup = error(admin.post(f"{R}/pull-requests", json=body("feature/a")), 409, "DuplicatePullRequestException")
     assert dup["existingPullRequest"]["id"] == 1
     err = error(admin.post(f"{R}/pull-requests", json=body("feature/c", reviewers=[
-        {"user": {"name": "admin"}}, {"user": {"name": "dave"}}, {"user": {"name": "ghost"}}])),
-        409, "InvalidPullRequestReviewersException")
+        {"user": {"name": "admin"}}, {"user": {"name": "dave"}}, {"user": {"name": "ghost"}},
+        {"user": {"name": "carol"}}])), 409, "InvalidPullRequestReviewersException")
+    assert [u["name"] for u in err["validReviewers"]] == ["carol"]
     assert [e["context"] for e in err["reviewerErrors"]] == ["admin", "dave", "ghost"]
     for bad in ({"title": "x"}, {"fromRef": {"id": "feature/c"}, "toRef": {"id": "main"}},
                 body("feature/c", title=""), body("feature/c", title=5), body("-x"), body("feature/c", "a..b"),

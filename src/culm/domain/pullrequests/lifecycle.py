@@ -159,7 +159,7 @@ def create(session: Session, view: View, who: Principal, target: Repository, bod
     session.flush()
     session.add(Participant(pull_request_id=pr.id, user_id=user.id, role="AUTHOR", status="UNAPPROVED"))
     session.flush()
-    set_reviewers(session, pr, target, reviewers, user)
+    set_reviewers(session, pr, target, reviewers, user, view=view)
     for uid in {user.id, *reviewer_ids(session, pr)}:
         session.add(Watcher(pull_request_id=pr.id, user_id=uid))
     record_activity(session, pr, "OPENED", user.id)
@@ -196,7 +196,7 @@ def update(session: Session, view: View, who: Principal, pr: PullRequest, target
     if "reviewers" in body:
         if not isinstance(body["reviewers"], list):
             raise ValidationError("'reviewers' must be a list of {\"user\": {\"name\": ...}}.", context="reviewers")
-        added, removed = set_reviewers(session, pr, target, body["reviewers"], user, replace=True)
+        added, removed = set_reviewers(session, pr, target, body["reviewers"], user, replace=True, view=view)
     modified = False
     if title is not None and title.strip() != pr.title:
         pr.title, modified = title.strip(), True

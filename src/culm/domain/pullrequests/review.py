@@ -55,7 +55,8 @@ def _named(entry: Any) -> str | None:
     return None
 
 
-def _resolve_reviewers(session: Session, pr: PullRequest, target: Repository, entries: list[Any]) -> list[User]:
+def _resolve_reviewers(session: Session, pr: PullRequest, target: Repository, entries: list[Any],
+                       view: View | None = None) -> list[User]:
     """Every named reviewer must exist, not be the author, and be able to read the target repository;
     otherwise 409 InvalidPullRequestReviewersException listing each problem (as Bitbucket)."""
     found: list[User] = []
@@ -77,14 +78,15 @@ def _resolve_reviewers(session: Session, pr: PullRequest, target: Repository, en
             found.append(user)
     if errors:
         raise InvalidPullRequestReviewers("Errors encountered while adding some reviewers to this pull request.",
-                                          reviewerErrors=errors, validReviewers=[])
+                                          reviewerErrors=errors,
+                                          validReviewers=[view.user(u) for u in found] if view else [])
     return found
 
 
 def set_reviewers(session: Session, pr: PullRequest, target: Repository, entries: list[Any], actor: User,
-                  *, replace: bool = False) -> tuple[list[int], list[int]]:
+                  *, replace: bool = False, view: View | None = None) -> tuple[list[int], list[int]]:
     """Make the reviewers exactly `entries` (replace) or add them; returns (added, removed) user ids."""
-    wanted = _resolve_reviewers(session, pr, target, entries)
+    wanted = _resolve_reviewers(session, pr, target, entries, view)
     wanted_ids = [u.id for u in wanted]
     current = {p.user_id: p for p in session.scalars(select(Participant).where(Participant.pull_request_id == pr.id))}
     added: list[int] = []
