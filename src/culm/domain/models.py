@@ -7,6 +7,11 @@ from culm.domain.events.models import ConsumerOffset, Event
 from culm.domain.merging.models import MergeConfig, RepoPullRequestSettings
 from culm.domain.permissions.models import GlobalPermission, ProjectPermission, RepoPermission
 from culm.domain.projects.models import Project
+from culm.domain.pullrequests.models import Activity as PullRequestActivity
+from culm.domain.pullrequests.models import Counter as PullRequestCounter
+from culm.domain.pullrequests.models import Participant as PullRequestParticipant
+from culm.domain.pullrequests.models import PullRequest
+from culm.domain.pullrequests.models import Watcher as PullRequestWatcher
 from culm.domain.pushes.models import Push, PushUpdate, RefSnapshot
 from culm.domain.recent.models import RecentRepository
 from culm.domain.repos.models import Repository
@@ -35,6 +40,11 @@ __all__ = [
     "LoginFailure",
     "MergeConfig",
     "Project",
+    "PullRequest",
+    "PullRequestActivity",
+    "PullRequestCounter",
+    "PullRequestParticipant",
+    "PullRequestWatcher",
     "Push",
     "PushUpdate",
     "RecentRepository",
