@@ -1,7 +1,7 @@
 """pull requests, participants, activities, watchers, id counters
 
-Revision ID: 0005_pull_requests
-Revises: 0004_extras
+Revision ID: 0008_pull_requests
+Revises: 0007_merge_settings
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_pull_requests"
-down_revision = "0004_extras"
+revision = "0008_pull_requests"
+down_revision = "0007_merge_settings"
 branch_labels = None
 depends_on = None
 
