@@ -150,3 +150,15 @@ class InvalidPullRequestReviewers(Conflict):
 class InvalidPullRequestParticipant(CulmError):
     status = 400
     exception_name = _BB + "pull.InvalidPullRequestParticipantException"
+
+
+class NoSuchComment(NotFound):
+    exception_name = _BB + "comment.NoSuchCommentException"
+
+
+class CommentOutOfDate(Conflict):
+    exception_name = _BB + "comment.CommentOutOfDateException"
+
+
+class CommentDeletion(Conflict):
+    exception_name = _BB + "comment.CommentDeletionException"

@@ -3,6 +3,8 @@
 from culm.domain.avatars.models import Avatar
 from culm.domain.base import Base
 from culm.domain.builds.models import BuildStatus, Deployment, RequiredBuildCondition
+from culm.domain.comments.models import Comment
+from culm.domain.comments.models import Reaction as CommentReaction
 from culm.domain.events.models import ConsumerOffset, Event
 from culm.domain.merging.models import MergeConfig, RepoPullRequestSettings
 from culm.domain.permissions.models import GlobalPermission, ProjectPermission, RepoPermission
@@ -31,6 +33,8 @@ __all__ = [
     "Avatar",
     "Base",
     "BuildStatus",
+    "Comment",
+    "CommentReaction",
     "Deployment",
     "ConsumerOffset",
     "Event",
