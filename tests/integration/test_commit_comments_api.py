@@ -98,6 +98,7 @@ def test_commit_comment_refusals(server: LiveServer, admin: httpx.Client, world:
     error(validating_client(server, auth=None).post(c, json={"text": "x"}), 401, "AuthenticationRequiredException")
     error(validating_client(server, auth=("ccoutsider", USER_PASSWORD)).get(c), 401, "AuthorisationException")
     error(admin.post(c, json={"text": "a\x00b"}), 400, "ArgumentValidationException")
+    error(admin.post(c, json={"text": "x", "state": "PENDING"}), 400, "ArgumentValidationException")
     error(admin.post(c, json={"text": "x" * 40000}), 400, "ArgumentValidationException")
     error(admin.get(c, params={"path": "a\x00"}), 400, "ArgumentValidationException")
     error(admin.get(f"{c}/12345"), 404, "NoSuchCommentException")

@@ -174,7 +174,7 @@ def test_refusals_change_nothing(server: LiveServer, admin: httpx.Client, world:
         error(outsider.post(f"{P1}/comments", json={"text": "hi"}), 401, "AuthorisationException")
         error(outsider.get(f"{P1}/comments", params={"path": "README.md"}), 401, "AuthorisationException")
     for body in ({"text": ""}, {"text": "   "}, {}, {"text": 5}, {"text": "a\x00b"}, {"text": "x" * (32 * 1024 + 1)},
-                 {"text": "x", "severity": "HUGE"}, {"text": "x", "state": "PENDING"},
+                 {"text": "x", "severity": "HUGE"}, {"text": "x", "state": "RESOLVED"}, {"text": "x", "state": "LATER"},
                  {"text": "x", "parent": {"id": "abc"}}, {"text": "x", "parent": 7}):
         r = admin.post(f"{P1}/comments", json=body)
         assert r.status_code == 400, (body, r.text)
@@ -190,3 +190,61 @@ def test_refusals_change_nothing(server: LiveServer, admin: httpx.Client, world:
     assert (comment_state(server), pr_state(server)) == before
     big = admin.post(f"{P1}/comments", json={"text": "é" * (32 * 1024)})
     assert big.status_code == 201 and len(big.json()["text"]) == 32 * 1024
+
+
+def test_pending_review_finish_and_discard(server: LiveServer, admin: httpx.Client, world: dict) -> None:
+    reader = client(server, "reader")
+    events_before = len(pr_events(server))
+    draft = reader.post(f"{P1}/comments", json={"text": "pending one", "state": "PENDING"})
+    assert draft.status_code == 201, draft.text
+    assert draft.json()["state"] == "PENDING" and draft.json()["pending"] is True
+    task = reader.post(f"{P1}/comments", json={"text": "pending task", "state": "PENDING", "severity": "BLOCKER"})
+    assert len(pr_events(server)) == events_before  # nothing announced while pending
+    # only the author sees pending comments
+    error(admin.get(f"{P1}/comments/{draft.json()['id']}"), 404, "NoSuchCommentException")
+    assert reader.get(f"{P1}/comments/{draft.json()['id']}").status_code == 200
+    assert [c["id"] for c in reader.get(f"{P1}/review").json()["values"]] == [draft.json()["id"], task.json()["id"]]
+    assert admin.get(f"{P1}/review").json()["values"] == []
+    open_before = admin.get(P1).json()["properties"]["openTaskCount"]
+    error(reader.put(f"{P1}/review", json={"participantStatus": "SIDEWAYS"}), 400, "ArgumentValidationException")
+    assert reader.get(f"{P1}/comments/{draft.json()['id']}").json()["state"] == "PENDING"
+    done = reader.put(f"{P1}/review", json={"commentText": "Overall fine", "participantStatus": "NEEDS_WORK"})
+    assert done.status_code == 200, done.text
+    assert done.json()["publishedCommentCount"] == 3
+    assert admin.get(f"{P1}/comments/{draft.json()['id']}").json()["state"] == "OPEN"
+    assert admin.get(P1).json()["properties"]["openTaskCount"] == open_before + 1
+    me = [p for p in admin.get(P1).json()["participants"] if p["user"]["name"] == "reader"]
+    assert me and me[0]["status"] == "NEEDS_WORK"
+    kinds = [e["kind"] for e in pr_events(server)[events_before:]]
+    assert kinds.count("pr:comment:added") == 3 and "pr:reviewer:needs_work" in kinds
+    # discard: pending comments go, published ones stay
+    gone = reader.post(f"{P1}/comments", json={"text": "second thoughts", "state": "PENDING"}).json()
+    assert reader.delete(f"{P1}/review").status_code == 204
+    error(reader.get(f"{P1}/comments/{gone['id']}"), 404, "NoSuchCommentException")
+    assert reader.get(f"{P1}/review").json()["values"] == []
+    error(validating_client(server, auth=None).get(f"{P1}/review"), 401, "AuthenticationRequiredException")
+
+
+def test_task_counts_diff_type_rule_and_watching(server: LiveServer, world: dict) -> None:
+    plain = server.client()
+    counts = plain.get(f"{P1}/blocker-comments", params={"count": "true"}).json()
+    assert set(counts) == {"OPEN", "RESOLVED"} and counts["OPEN"] >= 1
+    # hashes without a diffType: the diffType is required (only a bare anchor defaults to EFFECTIVE)
+    r = plain.post(f"{P1}/comments", json={"text": "x", "anchor": {"path": "README.md", "fromHash": world["commits"]
+                                                                   ["main"], "toHash": world["tip"]}})
+    assert r.status_code == 400 and "diffType" in r.text
+    ranged = plain.post(f"{P1}/comments", json={"text": "x", "anchor": {
+        "path": "README.md", "diffType": "RANGE", "fromHash": world["commits"]["main"], "toHash": world["tip"],
+        "line": 2, "lineType": "ADDED", "fileType": "TO"}})
+    assert ranged.status_code == 201, ranged.text
+    # a commenter who does not take part watches the pull request
+    from sqlalchemy import select
+
+    from culm.domain.pullrequests.models import Watcher
+    from culm.domain.users.models import User
+    from support import server_db
+
+    with server_db(server) as s:
+        reader_id = s.scalar(select(User.id).where(User.name == "reader"))
+        watchers = s.scalars(select(Watcher.user_id)).all()
+    assert reader_id in watchers

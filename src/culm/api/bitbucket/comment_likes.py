@@ -25,13 +25,13 @@ CC = R + "/commits/{commitId}/comments/{commentId}/reactions/{emoticon}"
 
 def _pr_comment(session: Session, who: Principal, key: str, slug: str, pr_id: str, cid: str) -> Comment:
     repo = readable(session, who, key, slug)
-    return comments.require(session, repo, cid, pr=queries.require(session, repo, pr_id))
+    return comments.require(session, repo, cid, pr=queries.require(session, repo, pr_id), who=who)
 
 
 def _commit_comment(session: Session, who: Principal, key: str, slug: str, commit: str, cid: str) -> Comment:
     repo = readable(session, who, key, slug)
     found = revisions.resolve_commit(revisions.open_repo(repo.id), commit, repo.name)
-    return comments.require(session, repo, cid, commit_id=str(found.id))
+    return comments.require(session, repo, cid, commit_id=str(found.id), who=who)
 
 
 def _reacted(session: Session, request: Request, who: Principal, row: Comment, emoticon: str) -> JSONResponse:

@@ -33,7 +33,7 @@ class CommentView(PullRequestView):
         fresh = [r for r in roots if r.id not in self._loaded]
         if not fresh:
             return
-        found = comments.replies(self.session, fresh)
+        found = comments.replies(self.session, fresh, comments.viewer_id(self.who))
         self._replies.update(found)
         ids = [r.id for r in fresh] + [c.id for rows in found.values() for c in rows]
         self._reactions.update(reactions.of_comments(self.session, ids))
@@ -91,6 +91,8 @@ class CommentView(PullRequestView):
             if resolver is not None:
                 body["threadResolver"] = self.user(resolver)
         body.update({"severity": c.severity, "state": c.state})
+        if c.state == "PENDING":
+            body["pending"] = True
         if c.state == "RESOLVED" and c.resolved_date is not None:
             body["resolvedDate"] = c.resolved_date
             resolver = self.user_by_id(c.resolver_id)

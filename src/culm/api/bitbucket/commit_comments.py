@@ -54,7 +54,7 @@ def list_comments(projectKey: str, repositorySlug: str, commitId: str, request: 
 def get_comment(projectKey: str, repositorySlug: str, commitId: str, commentId: str, request: Request,
                 session: Session = Depends(db), who: Principal = Depends(principal)) -> JSONResponse:
     repo, commit, view = _context(session, who, request, projectKey, repositorySlug, commitId)
-    return JSONResponse(view.comment(comments.require(session, repo, commentId, commit_id=commit)))
+    return JSONResponse(view.comment(comments.require(session, repo, commentId, commit_id=commit, who=who)))
 
 
 @router.put(C + "/{commentId}")
@@ -62,7 +62,7 @@ def update_comment(projectKey: str, repositorySlug: str, commitId: str, commentI
                    body: dict = Depends(json_body), session: Session = Depends(db),
                    who: Principal = Depends(principal)) -> JSONResponse:
     repo, commit, view = _context(session, who, request, projectKey, repositorySlug, commitId)
-    row = comments.require(session, repo, commentId, commit_id=commit)
+    row = comments.require(session, repo, commentId, commit_id=commit, who=who)
     comments.update(session, who, view, repo, row, body)
     return JSONResponse(CommentView(session, view.base, who, repo).comment(row))
 
@@ -71,6 +71,6 @@ def update_comment(projectKey: str, repositorySlug: str, commitId: str, commentI
 def delete_comment(projectKey: str, repositorySlug: str, commitId: str, commentId: str, request: Request,
                    session: Session = Depends(db), who: Principal = Depends(principal)) -> Response:
     repo, commit, view = _context(session, who, request, projectKey, repositorySlug, commitId)
-    row = comments.require(session, repo, commentId, commit_id=commit)
+    row = comments.require(session, repo, commentId, commit_id=commit, who=who)
     comments.delete(session, who, view, repo, row, request.query_params.get("version"))
     return Response(status_code=204)

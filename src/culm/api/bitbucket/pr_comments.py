@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from culm.api.bitbucket import A
 from culm.api.bitbucket.comments_render import CommentView
 from culm.api.bitbucket.repo_access import readable
-from culm.api.deps import db, json_body, page, principal
+from culm.api.deps import db, flag, json_body, page, principal
 from culm.api.urls import base_url
 from culm.core.paging import PageRequest, page_envelope
 from culm.domain.comments import service as comments
@@ -47,13 +47,13 @@ def _create(key: str, slug: str, pr_id: str, request: Request, body: dict, sessi
 def _get(key: str, slug: str, pr_id: str, comment_id: str, request: Request, session: Session,
          who: Principal) -> JSONResponse:
     repo, pr, view = _context(session, who, request, key, slug, pr_id)
-    return JSONResponse(view.comment(comments.require(session, repo, comment_id, pr=pr)))
+    return JSONResponse(view.comment(comments.require(session, repo, comment_id, pr=pr, who=who)))
 
 
 def _update(key: str, slug: str, pr_id: str, comment_id: str, request: Request, body: dict, session: Session,
             who: Principal) -> JSONResponse:
     repo, pr, view = _context(session, who, request, key, slug, pr_id)
-    row = comments.require(session, repo, comment_id, pr=pr)
+    row = comments.require(session, repo, comment_id, pr=pr, who=who)
     comments.update(session, who, view, repo, row, body, pr=pr)
     return JSONResponse(CommentView(session, view.base, who, repo).comment(row))
 
@@ -61,7 +61,7 @@ def _update(key: str, slug: str, pr_id: str, comment_id: str, request: Request, 
 def _delete(key: str, slug: str, pr_id: str, comment_id: str, request: Request, session: Session,
             who: Principal) -> Response:
     repo, pr, view = _context(session, who, request, key, slug, pr_id)
-    row = comments.require(session, repo, comment_id, pr=pr)
+    row = comments.require(session, repo, comment_id, pr=pr, who=who)
     comments.delete(session, who, view, repo, row, request.query_params.get("version"), pr=pr)
     return Response(status_code=204)
 
@@ -78,7 +78,7 @@ def list_comments(projectKey: str, repositorySlug: str, pullRequestId: str, requ
                   session: Session = Depends(db), who: Principal = Depends(principal),
                   req: PageRequest = Depends(page)) -> dict[str, Any]:
     _, pr, view = _context(session, who, request, projectKey, repositorySlug, pullRequestId)
-    return page_of(view, comments.pr_path_statement(pr, request.query_params), req)
+    return page_of(view, comments.pr_path_statement(pr, request.query_params, comments.viewer_id(who)), req)
 
 
 @router.get(PR + "/comments/{commentId}")
@@ -112,7 +112,9 @@ def list_tasks(projectKey: str, repositorySlug: str, pullRequestId: str, request
                session: Session = Depends(db), who: Principal = Depends(principal),
                req: PageRequest = Depends(page)) -> dict[str, Any]:
     _, pr, view = _context(session, who, request, projectKey, repositorySlug, pullRequestId)
-    return page_of(view, comments.tasks_statement(pr, request.query_params), req)
+    if flag(request, "count"):
+        return comments.task_counts(session, pr)
+    return page_of(view, comments.tasks_statement(pr, request.query_params, comments.viewer_id(who)), req)
 
 
 @router.get(PR + "/blocker-comments/{commentId}")

@@ -32,7 +32,7 @@ MAX_PATH = 4096
 class Anchor:
     path: str
     src_path: str | None
-    diff_type: str
+    diff_type: str | None
     from_hash: str | None
     to_hash: str | None
     line: int | None
@@ -112,7 +112,7 @@ def parse(anchor: Any) -> Anchor | None:
             raise ValidationError(f"'{value}' is not a valid commit id.", context=f"anchor.{name}")
         hashes[name] = value
     return Anchor(path=path, src_path=_path(anchor, "srcPath"),
-                  diff_type=_enum(anchor, "diffType", DIFF_TYPES) or "EFFECTIVE",
+                  diff_type=_enum(anchor, "diffType", DIFF_TYPES),
                   from_hash=hashes["fromHash"], to_hash=hashes["toHash"],
                   line=line, line_type=line_type, file_type=file_type)
 
@@ -141,7 +141,13 @@ def _full(repo: pygit2.Repository, rev: str | None, name: str) -> str:
 
 
 def pr_source(pr: PullRequest, anchor: Anchor) -> DiffSource:
-    """The diff a pull request anchor was made on; EFFECTIVE anchors get the pull request's hashes."""
+    """The diff a pull request anchor was made on; EFFECTIVE anchors get the pull request's hashes. Without
+    a diffType the anchor is EFFECTIVE only when it names no hashes (the documented compatibility rule)."""
+    if anchor.diff_type is None:
+        if anchor.from_hash or anchor.to_hash:
+            raise ValidationError("A diffType is required when fromHash or toHash is given.",
+                                  context="anchor.diffType")
+        anchor.diff_type = "EFFECTIVE"
     if anchor.diff_type == "EFFECTIVE":
         source = effective_source(pr)
         anchor.from_hash, anchor.to_hash = pr.to_commit, pr.from_commit

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from culm.core.errors import (
@@ -43,7 +43,7 @@ class View(activities.View, Protocol):
     def anchor(self, comment: Comment) -> dict[str, Any] | None: ...
 
 
-def _caller(who: Principal) -> User:
+def caller(who: Principal) -> User:
     if who.user is None:
         raise AuthenticationRequired("Authentication required.")
     return who.user
@@ -109,11 +109,23 @@ def parse_id(value: object) -> int:
         return -1
 
 
+def viewer_id(who: Principal | None) -> int:
+    return who.user.id if who is not None and who.user is not None else -1
+
+
+def visible(viewer: int) -> Any:
+    """Pending comments are seen by their author only."""
+    return or_(Comment.state != "PENDING", Comment.author_id == viewer)
+
+
 def require(session: Session, repo: Repository, comment_id: object, *, pr: PullRequest | None = None,
-            commit_id: str | None = None) -> Comment:
-    """The comment `comment_id` of this pull request (or commit): 404 NoSuchCommentException otherwise."""
+            commit_id: str | None = None, who: Principal | None = None) -> Comment:
+    """The comment `comment_id` of this pull request (or commit): 404 NoSuchCommentException otherwise
+    (also for someone else's pending comment)."""
     number = parse_id(comment_id)
     row = session.get(Comment, number) if number > 0 else None
+    if row is not None and row.state == "PENDING" and row.author_id != viewer_id(who):
+        row = None
     if row is not None and row.repository_id == repo.id and (
             (pr is not None and row.pull_request_id == pr.id)
             or (pr is None and row.pull_request_id is None and row.commit_id == commit_id)):
@@ -121,18 +133,20 @@ def require(session: Session, repo: Repository, comment_id: object, *, pr: PullR
     raise NoSuchComment(f"No comment with id {comment_id} exists.")
 
 
-def replies(session: Session, roots: list[Comment]) -> dict[int, list[Comment]]:
-    """Every reply below `roots`, grouped by parent (one query: threads share their root's id)."""
+def replies(session: Session, roots: list[Comment], viewer: int = -1) -> dict[int, list[Comment]]:
+    """Every reply below `roots` that `viewer` may see, grouped by parent (one query: threads share their
+    root's id)."""
     if not roots:
         return {}
     out: dict[int, list[Comment]] = {}
-    stmt = select(Comment).where(Comment.root_id.in_([r.id for r in roots]), Comment.parent_id.is_not(None))
+    stmt = select(Comment).where(Comment.root_id.in_([r.id for r in roots]), Comment.parent_id.is_not(None),
+                                 visible(viewer))
     for row in session.scalars(stmt.order_by(Comment.id)):
         out.setdefault(row.parent_id or 0, []).append(row)
     return out
 
 
-def pr_path_statement(pr: PullRequest, params: Mapping[str, str]) -> Select:
+def pr_path_statement(pr: PullRequest, params: Mapping[str, str], viewer: int = -1) -> Select:
     """getComments_2: root comments anchored on `path`, filtered by anchor state, diff type, hashes, state."""
     for name, value in params.items():
         if "\x00" in value:
@@ -144,7 +158,8 @@ def pr_path_statement(pr: PullRequest, params: Mapping[str, str]) -> Select:
     if anchor_state not in ("ACTIVE", "ORPHANED", "ALL"):
         raise ValidationError(f"'{params.get('anchorState')}' is not a valid value for 'anchorState'; valid values "
                               "are ACTIVE, ORPHANED, ALL.", context="anchorState")
-    stmt = select(Comment).where(Comment.pull_request_id == pr.id, Comment.parent_id.is_(None), Comment.path == path)
+    stmt = select(Comment).where(Comment.pull_request_id == pr.id, Comment.parent_id.is_(None), Comment.path == path,
+                                 visible(viewer))
     if anchor_state != "ALL":
         stmt = stmt.where(Comment.orphaned.is_(anchor_state == "ORPHANED"))
     diff_types = _multi(params, "diffType", "diffTypes", anchors.DIFF_TYPES)
@@ -177,10 +192,10 @@ def _multi(params: Any, one: str, many: str, allowed: tuple[str, ...]) -> list[s
     return values
 
 
-def tasks_statement(pr: PullRequest, params: Mapping[str, str]) -> Select:
+def tasks_statement(pr: PullRequest, params: Mapping[str, str], viewer: int = -1) -> Select:
     """getComments_1: the pull request's BLOCKER comments (tasks), oldest first, by `state`/`states`."""
     states = _multi(params, "state", "states", ("OPEN", "PENDING", "RESOLVED"))
-    stmt = select(Comment).where(Comment.pull_request_id == pr.id, Comment.severity == "BLOCKER")
+    stmt = select(Comment).where(Comment.pull_request_id == pr.id, Comment.severity == "BLOCKER", visible(viewer))
     if states:
         stmt = stmt.where(Comment.state.in_(states))
     return stmt.order_by(Comment.id)
@@ -220,10 +235,12 @@ def pr_counts(session: Session, pr_ids: list[int]) -> dict[int, dict[str, int]]:
                            .group_by(Comment.pull_request_id, Comment.severity, Comment.state)).all()
     out = {i: {"commentCount": 0, "openTaskCount": 0, "resolvedTaskCount": 0} for i in pr_ids}
     for pr_id, severity, state, n in rows:
+        if state == "PENDING":
+            continue  # not published yet
         counts = out[pr_id]
         counts["commentCount"] += n
         if severity == "BLOCKER":
-            counts["openTaskCount" if state == "OPEN" else "resolvedTaskCount"] += n if state != "PENDING" else 0
+            counts["openTaskCount" if state == "OPEN" else "resolvedTaskCount"] += n
     return out
 
 
@@ -248,14 +265,16 @@ def can_transition(who: Principal) -> bool:
 def create(session: Session, who: Principal, view: View, repo: Repository, body: Mapping[str, Any], *,
            pr: PullRequest | None = None, commit_id: str | None = None, task: bool = False) -> Comment:
     """A general, file, line comment or reply on a pull request (`pr`) or commit (`commit_id`)."""
-    user = _caller(who)
+    user = caller(who)
     text = _text(body, True)
     severity = _choice(body, "severity", SEVERITIES) or ("BLOCKER" if task else "NORMAL")
     state = _choice(body, "state", ("OPEN", "PENDING", "RESOLVED")) or "OPEN"
-    if state != "OPEN":
-        raise ValidationError("New comments must be OPEN (pending reviews are not supported).", context="state")
+    if state == "RESOLVED" or (state == "PENDING" and pr is None):
+        raise ValidationError("A new comment is OPEN, or PENDING on a pull request (part of a review).",
+                              context="state")
     parent_id = _parent_id(body)
-    parent = require(session, repo, parent_id, pr=pr, commit_id=commit_id) if parent_id is not None else None
+    parent = require(session, repo, parent_id, pr=pr, commit_id=commit_id, who=who) if parent_id is not None \
+        else None
     anchor = anchors.parse(body.get("anchor")) if parent is None else None
     if anchor is not None:
         source = anchors.pr_source(pr, anchor) if pr is not None else \
@@ -276,14 +295,28 @@ def create(session: Session, who: Principal, view: View, repo: Repository, body:
     if row.root_id is None:
         row.root_id = row.id
         session.flush()
-    _announce(session, view, repo, row, user, "REPLIED" if parent else "ADDED", "added", pr=pr)
+    if pr is not None:
+        _watch(session, pr, user)
+    if state != "PENDING":
+        _announce(session, view, repo, row, user, "REPLIED" if parent else "ADDED", "added", pr=pr)
     return row
+
+
+def _watch(session: Session, pr: PullRequest, user: User) -> None:
+    """A commenter who does not take part yet watches the pull request (as the spec says)."""
+    from culm.domain.pullrequests.models import Participant, Watcher
+
+    takes_part = session.scalar(select(Participant.id).where(Participant.pull_request_id == pr.id,
+                                                             Participant.user_id == user.id))
+    if takes_part is None and session.get(Watcher, (pr.id, user.id)) is None:
+        session.add(Watcher(pull_request_id=pr.id, user_id=user.id))
+        session.flush()
 
 
 def update(session: Session, who: Principal, view: View, repo: Repository, comment: Comment,
            body: Mapping[str, Any], *, pr: PullRequest | None = None) -> Comment:
     """PUT text / severity / state / threadResolved with the comment's current `version`."""
-    user = _caller(who)
+    user = caller(who)
     version = _version(body.get("version"), True)
     text = _text(body, False)
     severity = _choice(body, "severity", SEVERITIES)
@@ -323,23 +356,59 @@ def update(session: Session, who: Principal, view: View, repo: Repository, comme
         comment.version += 1
         comment.updated_date = now
         session.flush()
-        _announce(session, view, repo, comment, user, "EDITED", "edited", pr=pr, previous=previous)
+        if comment.state != "PENDING":
+            _announce(session, view, repo, comment, user, "EDITED", "edited", pr=pr, previous=previous)
     return comment
 
 
 def delete(session: Session, who: Principal, view: View, repo: Repository, comment: Comment,
            version: Any, *, pr: PullRequest | None = None) -> None:
     """DELETE `?version=`: a comment with replies stays (409), as in Bitbucket."""
-    user = _caller(who)
+    user = caller(who)
     expected = _version(version, False)
     if not can_delete(session, who, repo, comment):
         raise PermissionDenied("You are not permitted to delete this comment.")
     _stale(comment, expected)
     if session.scalar(select(Comment.id).where(Comment.parent_id == comment.id).limit(1)) is not None:
         raise CommentDeletion("This comment has replies which must be deleted first.")
-    _announce(session, view, repo, comment, user, "DELETED", "deleted", pr=pr)
+    if comment.state != "PENDING":
+        _announce(session, view, repo, comment, user, "DELETED", "deleted", pr=pr)
     session.delete(comment)
     session.flush()
+
+
+def publish(session: Session, view: View, repo: Repository, pr: PullRequest, user: User) -> int:
+    """finishReview: the caller's pending comments become OPEN and are announced; returns how many."""
+    rows = list(session.scalars(select(Comment).where(Comment.pull_request_id == pr.id, Comment.state == "PENDING",
+                                                      Comment.author_id == user.id).order_by(Comment.id)))
+    now = now_ms()
+    for row in rows:
+        row.state, row.updated_date = "OPEN", now
+    session.flush()
+    for row in rows:
+        _announce(session, view, repo, row, user, "REPLIED" if row.parent_id else "ADDED", "added", pr=pr)
+    return len(rows)
+
+
+def discard(session: Session, pr: PullRequest, user: User) -> int:
+    """discardReview: the caller's pending comments go (replies first, so no thread is left half-deleted)."""
+    rows = list(session.scalars(select(Comment).where(Comment.pull_request_id == pr.id, Comment.state == "PENDING",
+                                                      Comment.author_id == user.id).order_by(Comment.id.desc())))
+    for row in rows:
+        if session.scalar(select(Comment.id).where(Comment.parent_id == row.id).limit(1)) is None:
+            session.delete(row)
+            session.flush()
+        else:  # a published reply of someone else hangs below it: publish the parent instead of orphaning it
+            row.state = "OPEN"
+    session.flush()
+    return len(rows)
+
+
+def pending_statement(pr: PullRequest, user_id: int) -> Select:
+    """getReview: the threads holding the caller's pending comments (their roots), oldest first."""
+    roots = select(Comment.root_id).where(Comment.pull_request_id == pr.id, Comment.state == "PENDING",
+                                          Comment.author_id == user_id)
+    return select(Comment).where(Comment.id.in_(roots)).order_by(Comment.id)
 
 
 def _announce(session: Session, view: View, repo: Repository, comment: Comment, user: User, action: str,
