@@ -163,6 +163,12 @@ def test_tasks_resolve_and_counts(server: LiveServer, admin: httpx.Client, world
     back = admin.put(f"{P1}/comments/{normal['id']}", json={"version": 0, "severity": "BLOCKER"}).json()
     assert back["severity"] == "BLOCKER" and back["version"] == 1
     error(admin.get(f"{P1}/blocker-comments/999999"), 404, "NoSuchCommentException")
+    resolved = admin.put(f"{P1}/comments/{normal['id']}", json={"version": 1, "threadResolved": True}).json()
+    assert resolved["threadResolved"] is True and resolved["threadResolver"]["name"] == "admin"
+    error(admin.put(f"{P1}/comments/{normal['id']}", json={"version": 2, "threadResolved": "yes"}), 400,
+          "ArgumentValidationException")
+    event = pr_events(server, "pr:comment:edited")[-1]
+    assert "permittedOperations" not in event["comment"] and event["comment"]["threadResolved"] is True
     error(admin.get(f"{P1}/blocker-comments", params={"state": "WHAT"}), 400, "ArgumentValidationException")
 
 

@@ -414,7 +414,7 @@ def pending_statement(pr: PullRequest, user_id: int) -> Select:
 def _announce(session: Session, view: View, repo: Repository, comment: Comment, user: User, action: str,
               verb: str, *, pr: PullRequest | None, previous: str | None = None) -> None:
     """The COMMENTED activity and the webhook-shaped outbox event of one comment change."""
-    body = view.comment(comment)
+    body = {k: v for k, v in view.comment(comment).items() if k != "permittedOperations"}  # the caller's, not stored
     if pr is not None:
         detail: dict[str, Any] = {"commentAction": action, "comment": body}
         anchor = view.anchor(comment)
