@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pr_support import API, bitbucket, push_repo
 
-from support import LiveServer, commit_file, git, server_db
+from support import LiveServer, commit_file, git, server_db, validating_client
 
 KEY = "ANC"
 SLUG = "anc"
@@ -62,7 +62,7 @@ def _reanchor_after_push(server: LiveServer, world: dict, new_tip: str) -> None:
 
 
 def test_reanchor_orphans_what_left_the_diff(server: LiveServer, world: dict, home: LiveServer) -> None:
-    plain = server.client()  # anchor.path is a string as Bitbucket sends it (see test_pr_comments_api)
+    plain = validating_client(server)
 
     def post(anchor: dict) -> dict:
         r = plain.post(f"{P1}/comments", json={"text": "c", "anchor": anchor})

@@ -61,7 +61,7 @@ def test_commit_comment_lifecycle(server: LiveServer, admin: httpx.Client, world
     reply = admin.post(c, json={"text": "thanks", "parent": {"id": root["id"]}}).json()
     got = admin.get(f"{c}/{root['id']}").json()
     assert [r["id"] for r in got["comments"]] == [reply["id"]]
-    plain = server.client()  # anchor.path is a string as Bitbucket sends it (see test_pr_comments_api)
+    plain = validating_client(server)
     line = plain.post(c, json={"text": "line", "anchor": {"path": "a.txt", "line": 3, "lineType": "ADDED",
                                                            "fileType": "TO"}})
     assert line.status_code == 201, line.text

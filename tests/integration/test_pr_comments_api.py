@@ -90,9 +90,7 @@ def test_general_comment_reply_edit_delete(server: LiveServer, admin: httpx.Clie
 
 
 def test_file_and_line_comments_follow_the_diff(server: LiveServer, world: dict) -> None:
-    # Not the validating client: Bitbucket sends `anchor.path` as a string where the 10.4 document says
-    # RestPath object (every Bitbucket client reads the string); everything else is checked as usual.
-    admin = server.client()
+    admin = validating_client(server)  # anchor.path as a string: tests/spec_check.py STRING_ALLOWED
     bb = bitbucket(server, "author")
     line = admin.post(f"{P1}/comments", json={"text": "why?", "anchor": {
         "path": "README.md", "line": 2, "lineType": "ADDED", "fileType": "TO", "diffType": "EFFECTIVE"}})
@@ -232,7 +230,7 @@ def test_pending_review_finish_and_discard(server: LiveServer, admin: httpx.Clie
 
 
 def test_task_counts_diff_type_rule_and_watching(server: LiveServer, world: dict) -> None:
-    plain = server.client()
+    plain = validating_client(server)
     counts = plain.get(f"{P1}/blocker-comments", params={"count": "true"}).json()
     assert set(counts) == {"OPEN", "RESOLVED"} and counts["OPEN"] >= 1
     # hashes without a diffType: the diffType is required (only a bare anchor defaults to EFFECTIVE)
