@@ -150,3 +150,9 @@ class InvalidPullRequestReviewers(Conflict):
 class InvalidPullRequestParticipant(CulmError):
     status = 400
     exception_name = _BB + "pull.InvalidPullRequestParticipantException"
+
+
+class PullRequestMergeVetoed(Conflict):
+    """A merge refused by merge checks or conflicts; the error carries `conflicted` and `vetoes`."""
+
+    exception_name = _BB + "pull.PullRequestMergeVetoedException"
