@@ -107,3 +107,22 @@ def test_default_reviewer_condition_and_draft(server: LiveServer, admin: httpx.C
                                                            "approve this pull request before it can be merged")
     error(admin.post(f"{url}/merge", params={"version": pr["version"]}, json={}), 409,
           "PullRequestMergeVetoedException")
+
+
+def test_merge_result_is_not_current_once_the_target_moves(server: LiveServer, admin: httpx.Client,
+                                                           world: dict) -> None:
+    """`properties.mergeResult.current` says whether the shown outcome is for the present commits."""
+    from culm.domain.pullrequests.models import PullRequest
+    from support import server_db
+
+    pr = admin.post(f"{R}/pull-requests", json={"title": "Stale", "fromRef": {"id": "refs/heads/draft"},
+                                                "toRef": {"id": "refs/heads/main"}})
+    pr = pr.json() if pr.status_code == 201 else admin.get(f"{R}/pull-requests", params={"state": "OPEN"}).json()[
+        "values"][0]
+    url = f"{R}/pull-requests/{pr['id']}"
+    admin.get(f"{url}/merge")
+    assert admin.get(url).json()["properties"]["mergeResult"]["current"] is True
+    with server_db(server) as session:  # the pull request's target commit as a rescope would move it
+        row = session.get(PullRequest, next(p.id for p in session.query(PullRequest).filter_by(local_id=pr["id"])))
+        row.to_commit = "0" * 40
+    assert admin.get(url).json()["properties"]["mergeResult"]["current"] is False

@@ -70,12 +70,14 @@ def test_every_strategy(server: LiveServer, admin: httpx.Client, world: dict, st
     tip = branch_from_main(world, name, {f"{name}.txt": "one\n", f"{name}-2.txt": "two\n"})
     before = remote_head(world)
     pr = open_pr(admin, name, f"Strategy {strategy}")
+    assert "mergeResult" not in pr["properties"]  # never checked yet
     check = admin.get(f"{R}/pull-requests/{pr['id']}/merge").json()
     assert check == {"canMerge": True, "conflicted": False, "outcome": "CLEAN", "vetoes": []}
     r = merge(admin, pr, strategyId=strategy, message="Extra words")
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["state"] == "MERGED" and body["closed"] and body["version"] == pr["version"] + 1
+    assert body["properties"]["mergeResult"] == {"outcome": "CLEAN", "current": True}
     assert "closedDate" in body
     head = remote_head(world)
     assert body["properties"]["mergeCommit"]["id"] == head or strategy == "rebase-no-ff" or head != before
@@ -130,6 +132,10 @@ def test_refusals_change_nothing(server: LiveServer, admin: httpx.Client, world:
     head = remote_head(world)
     check = admin.get(f"{R}/pull-requests/{second['id']}/merge").json()
     assert check["conflicted"] is True and check["outcome"] == "CONFLICTED" and check["canMerge"] is False
+    shown = admin.get(f"{R}/pull-requests/{second['id']}").json()["properties"]
+    # `current` compares with the pull request's recorded target commit (moved by rescoping)
+    assert shown["mergeResult"]["outcome"] == "CONFLICTED" and isinstance(shown["mergeResult"]["current"], bool)
+    assert list(shown)[0] == "mergeResult"
     err = error(merge(admin, second), 409, "PullRequestMergeVetoedException")
     assert err["conflicted"] is True and err["vetoes"] == []
     assert remote_head(world) == head

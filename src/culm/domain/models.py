@@ -4,6 +4,7 @@ from culm.domain.avatars.models import Avatar
 from culm.domain.base import Base
 from culm.domain.builds.models import BuildStatus, Deployment, RequiredBuildCondition
 from culm.domain.events.models import ConsumerOffset, Event
+from culm.domain.mergechecks.models import MergeResult as PullRequestMergeResult
 from culm.domain.merging.models import MergeConfig, RepoPullRequestSettings
 from culm.domain.permissions.models import GlobalPermission, ProjectPermission, RepoPermission
 from culm.domain.projects.models import Project
@@ -41,6 +42,7 @@ __all__ = [
     "MergeConfig",
     "Project",
     "PullRequest",
+    "PullRequestMergeResult",
     "PullRequestActivity",
     "PullRequestCounter",
     "PullRequestParticipant",

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from culm.api.bitbucket.render import repo_json, user_json
+from culm.domain.mergechecks import checks
 from culm.domain.projects.models import Project
 from culm.domain.pullrequests import activities, queries
 from culm.domain.pullrequests.models import Activity, Participant, PullRequest
@@ -102,6 +103,9 @@ class PullRequestView:
         body["participants"] = [self.participant(p) for p in rows if p.role == "PARTICIPANT"]
         if with_properties:
             props: dict[str, Any] = {"resolvedTaskCount": 0, "commentCount": 0, "openTaskCount": 0}
+            merge_result = checks.merge_result(self.session, pr)
+            if merge_result is not None:
+                props = {"mergeResult": merge_result, **props}
             if pr.merge_commit:
                 props["mergeCommit"] = {"id": pr.merge_commit, "displayId": pr.merge_commit[:11]}
             body["properties"] = props

@@ -9,16 +9,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from culm.core.errors import NoSuchBranch, NoSuchCommit, ValidationError
+from culm.domain.base import now_ms
 from culm.domain.mergechecks import approvals, builds, state, tasks
 from culm.domain.mergechecks.model import CheckInput, Veto
+from culm.domain.mergechecks.models import MergeResult
 from culm.domain.merging import service as merging
 from culm.domain.merging import settings as merge_settings
 from culm.domain.pullrequests import queries
 from culm.domain.pullrequests.models import PullRequest
 from culm.domain.repos.models import Repository
+from culm.git import storage
 
 Check = Callable[[CheckInput], list[Veto]]
 
@@ -73,18 +77,45 @@ def git_check(session: Session, repo: Repository, pr: PullRequest, strategy: str
     """Can the source be merged into the target branch as it is now, with `strategy` (default: the
     repository's default strategy)?"""
     strategy = strategy or merge_settings.strategy_for(session, repo, None)
+    target = storage.resolve_ref(repo.id, pr.to_ref)
     try:
         result = merging.check(session, repo, pr.from_repository_id, pr.from_commit, pr.to_ref, strategy)
     except (NoSuchBranch, NoSuchCommit, ValidationError):
         return Mergeability(False, "UNKNOWN", [Veto("Unknown merge outcome",
                                                    "The source or target branch of this pull request no "
                                                    "longer exists.")])
+    if target is not None:
+        remember(session, pr, target, "CONFLICTED" if result.conflicted else "CLEAN")
     if result.conflicted:
         return Mergeability(True, "CONFLICTED", [], list(result.conflicts))
     if not result.can_merge:
         return Mergeability(False, "CLEAN", [Veto("The merge cannot be done", result.reason or
                                                   "The pull request cannot be merged with this strategy.")])
     return Mergeability(False, "CLEAN")
+
+
+def remember(session: Session, pr: PullRequest, target_commit: str, outcome: str) -> None:
+    """Keep the outcome for `properties.mergeResult` (a savepoint: a concurrent check of the same pull
+    request may insert first, then its row stands)."""
+    try:
+        with session.begin_nested():
+            row = session.get(MergeResult, pr.id)
+            if row is None:
+                row = MergeResult(pull_request_id=pr.id)
+                session.add(row)
+            row.from_commit, row.to_commit, row.outcome, row.checked_date = (pr.from_commit, target_commit, outcome,
+                                                                              now_ms())
+    except IntegrityError:
+        pass
+
+
+def merge_result(session: Session, pr: PullRequest) -> dict[str, Any] | None:
+    """RestPullRequest `properties.mergeResult`: the last outcome, `current` when it was computed for the
+    pull request's present commits; None when no merge was ever checked."""
+    row = session.get(MergeResult, pr.id)
+    if row is None:
+        return None
+    return {"outcome": row.outcome, "current": row.from_commit == pr.from_commit and row.to_commit == pr.to_commit}
 
 
 def evaluate(session: Session, repo: Repository, pr: PullRequest, strategy: str | None = None) -> Mergeability:

@@ -126,6 +126,7 @@ def merge(session: Session, view: View, who: Principal, pr: PullRequest, repo: R
     now = now_ms()
     pr.state, pr.closed_date, pr.merge_commit = "MERGED", now, merged
     pr.to_commit = outcome.old_target_oid
+    checks.remember(session, pr, outcome.old_target_oid, "CLEAN")
     pr.version += 1
     pr.updated_date = now
     session.flush()
