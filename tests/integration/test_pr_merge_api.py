@@ -219,3 +219,42 @@ def test_two_merges_at_once_both_land(server: LiveServer, admin: httpx.Client, w
         assert pr["state"] == "MERGED"
         assert git("merge-base", "--is-ancestor", pr["properties"]["mergeCommit"]["id"], head, cwd=work,
                    check=False).returncode == 0
+
+
+def test_rebase(server: LiveServer, admin: httpx.Client, world: dict) -> None:
+    from support import USER_PASSWORD, create_user, grant_repo, validating_client
+
+    rb = f"/rest/git/latest/projects/{KEY}/repos/{SLUG}/pull-requests"
+    old = branch_from_main(world, "rebase-me", {"rebase-me.txt": "r\n"})
+    branch_from_main(world, "rebase-bad", {"shared-r.txt": "mine\n"})
+    mover = branch_from_main(world, "mover", {"mover.txt": "m\n", "shared-r.txt": "theirs\n"})
+    git("push", "-q", world["url"], "mover:main", cwd=world["work"])  # main moves on
+    pr = open_pr(admin, "rebase-me", "Rebase me")
+    bad = open_pr(admin, "rebase-bad", "Rebase bad")
+    assert admin.get(f"{rb}/{pr['id']}/rebase").json() == {"vetoes": []}
+    create_user(server, "rb_reader")
+    grant_repo(server, KEY, SLUG, "rb_reader", "REPO_READ")
+    with validating_client(server, auth=("rb_reader", USER_PASSWORD)) as reader:
+        vetoes = reader.get(f"{rb}/{pr['id']}/rebase").json()["vetoes"]
+        assert [v["summaryMessage"] for v in vetoes] == ["Write access required"]
+        error(reader.post(f"{rb}/{pr['id']}/rebase", json={"version": pr["version"]}), 401, "AuthorisationException")
+    error(admin.post(f"{rb}/{pr['id']}/rebase", json={"version": 9}), 409, "PullRequestOutOfDateException")
+    error(admin.post(f"{rb}/{pr['id']}/rebase", json={}), 400, "ArgumentValidationException")
+    r = admin.post(f"{rb}/{pr['id']}/rebase", json={"version": pr["version"]})
+    assert r.status_code == 200, r.text
+    change = r.json()["refChange"]
+    assert change["fromHash"] == old and change["refId"] == "refs/heads/rebase-me" and change["type"] == "UPDATE"
+    new = change["toHash"]
+    assert remote_head(world, "rebase-me") == new
+    work = world["work"]
+    git("fetch", "-q", world["url"], "rebase-me", cwd=work)
+    assert git("rev-parse", "FETCH_HEAD^", cwd=work).stdout.strip() == mover
+    after = admin.get(f"{R}/pull-requests/{pr['id']}").json()
+    assert after["fromRef"]["latestCommit"] == new and after["version"] == pr["version"] + 1
+    assert admin.get(f"{R}/pull-requests/{pr['id']}/activities").json()["values"][0]["action"] == "RESCOPED"
+    # conflicts: 409, the source branch stays
+    before = remote_head(world, "rebase-bad")
+    error(admin.post(f"{rb}/{bad['id']}/rebase", json={"version": bad["version"]}), 409, "GitRebaseException")
+    assert remote_head(world, "rebase-bad") == before
+    assert merge(admin, after).status_code == 200
+    assert admin.get(f"{rb}/{pr['id']}/rebase").json()["vetoes"][0]["summaryMessage"] == "The pull request is not open"
