@@ -126,3 +126,21 @@ def test_merge_result_is_not_current_once_the_target_moves(server: LiveServer, a
         row = session.get(PullRequest, next(p.id for p in session.query(PullRequest).filter_by(local_id=pr["id"])))
         row.to_commit = "0" * 40
     assert admin.get(url).json()["properties"]["mergeResult"]["current"] is False
+
+
+def test_task_check_counts_open_tasks() -> None:
+    """The task check takes the number of open tasks (provided by `checks._open_tasks`)."""
+    from culm.domain.mergechecks.model import CheckInput
+    from culm.domain.mergechecks.tasks import all_tasks_complete
+    from culm.domain.merging.settings import MergeConfigValue, MergeSettings
+    from culm.domain.pullrequests.models import PullRequest
+
+    config = MergeConfigValue("no-ff", ("no-ff",), 20, "DEFAULT")
+    on, off = MergeSettings(config, required_all_tasks_complete=True), MergeSettings(config)
+    pr = PullRequest(local_id=1, from_ref="refs/heads/a", to_ref="refs/heads/main")
+    assert all_tasks_complete(CheckInput(None, None, pr, on, [], open_tasks=0)) == []  # type: ignore[arg-type]
+    assert all_tasks_complete(CheckInput(None, None, pr, off, [], open_tasks=3)) == []  # type: ignore[arg-type]
+    [veto] = all_tasks_complete(CheckInput(None, None, pr, on, [], open_tasks=2))  # type: ignore[arg-type]
+    assert veto.json() == {"summaryMessage": "Resolve all tasks",
+                           "detailedMessage": "You need to resolve 2 open tasks before this pull request can be "
+                                              "merged."}

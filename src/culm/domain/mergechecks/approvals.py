@@ -1,5 +1,5 @@
-"""Review merge checks: a minimum number of approvals, every reviewer approving, the approvals default
-reviewer conditions require, and no reviewer having marked the pull request as needing work."""
+"""Review merge checks: a minimum number of approvals, every reviewer approving, and the approvals
+default reviewer conditions require."""
 
 from __future__ import annotations
 
@@ -47,12 +47,3 @@ def default_reviewer_conditions(ctx: CheckInput) -> list[Veto]:
                         f"request before it can be merged: {names}."))
     return out
 
-
-def needs_work(ctx: CheckInput) -> list[Veto]:
-    """No reviewer may have the pull request marked as needing work (Bitbucket's "no needs work" check);
-    only enforced when the check is enabled (`extra["needs_work"]`)."""
-    if not ctx.extra.get("needs_work"):
-        return []
-    if not any(p.status == "NEEDS_WORK" for p in ctx.reviewers):
-        return []
-    return [Veto("Needs work", "A reviewer has marked this pull request as needing work.")]

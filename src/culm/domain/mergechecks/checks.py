@@ -33,7 +33,6 @@ CHECKS: tuple[Check, ...] = (
     approvals.minimum_approvals,
     approvals.default_reviewer_conditions,
     approvals.all_reviewers,
-    approvals.needs_work,
     tasks.all_tasks_complete,
 )
 

@@ -113,7 +113,8 @@ def merge(session: Session, view: View, who: Principal, pr: PullRequest, repo: R
     strategy = merge_settings.strategy_for(session, repo, requested)
     vetoes = checks.vetoes(session, repo, pr)
     if vetoes:
-        raise _vetoed(vetoes)
+        git = checks.git_check(session, repo, pr, strategy)
+        raise _vetoed(vetoes + git.vetoes, conflicted=git.conflicted)
     text = commit_message(session, repo, pr, strategy, message, auto_subject)
     try:
         outcome = merging.merge_into(session, repo, user, pr.from_repository_id, pr.from_commit, pr.to_ref,

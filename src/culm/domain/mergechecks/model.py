@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -33,7 +33,6 @@ class CheckInput:
     settings: MergeSettings
     participants: list[Participant]
     open_tasks: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def reviewers(self) -> list[Participant]:
