@@ -35,7 +35,7 @@ def world(server: LiveServer, admin: httpx.Client, tmp_path_factory: pytest.Temp
     pr = admin.post(f"{R}/pull-requests", json={"title": "Topic", "fromRef": {"id": "topic"},
                                                 "toRef": {"id": "main"}})
     assert pr.status_code == 201, pr.text
-    data.update(first=first, second=second, target=target, base=data["commits"]["main"])
+    data.update(first=first, second=second, target=target, base=data["commits"]["main"], work=work)
     return data
 
 
@@ -118,6 +118,23 @@ def test_pull_request_from_a_fork(server: LiveServer, admin: httpx.Client, world
     assert "+fix" in admin.get(f"{url_pr}.diff").text and "Fix it" in admin.get(f"{url_pr}.patch").text
     assert admin.get(f"{url_pr}/diff-stats-summary/fix.txt").json()["filesChanged"] == 1
     assert admin.get(f"{url_pr}/merge").json()["canMerge"] is True
+    # the target moves on; alice rebases her fork's branch onto it (objects borrowed from the origin)
+    work = world["work"]
+    git("checkout", "-q", "main", cwd=work)
+    git("pull", "-q", "--ff-only", world["url"], "main", cwd=work)
+    moved = commit_file(work, "later.txt", "later\n", "Later on main")
+    git("push", "-q", world["url"], "main", cwd=work)
+    rebase = f"/rest/git/latest/projects/{KEY}/repos/{SLUG}/pull-requests/{pr['id']}/rebase"
+    with validating_client(server, auth=("pc_alice", USER_PASSWORD)) as alice:
+        assert alice.get(rebase).json() == {"vetoes": []}
+        r = alice.post(rebase, json={"version": pr["version"]})
+        assert r.status_code == 200, r.text
+    new = r.json()["refChange"]["toHash"]
+    git("fetch", "-q", url, "fix", cwd=work)
+    assert git("rev-parse", "FETCH_HEAD", "FETCH_HEAD^", cwd=work).stdout.split() == [new, moved]
+    pr = admin.get(url_pr).json()
+    assert pr["fromRef"]["latestCommit"] == new
+    assert [c["id"] for c in admin.get(f"{url_pr}/commits").json()["values"]] == [new]
     merged = admin.post(f"{url_pr}/merge", params={"version": pr["version"]}, json={})
     assert merged.status_code == 200, merged.text
     out = git("ls-remote", world["url"], "refs/heads/main").stdout.split()[0]
