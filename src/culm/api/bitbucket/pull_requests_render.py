@@ -103,13 +103,14 @@ class PullRequestView:
         body["participants"] = [self.participant(p) for p in rows if p.role == "PARTICIPANT"]
         if with_properties:
             props: dict[str, Any] = {"resolvedTaskCount": 0, "commentCount": 0, "openTaskCount": 0}
-            merge_result = checks.merge_result(self.session, pr)
-            if merge_result is not None:
-                props = {"mergeResult": merge_result, **props}
             if pr.merge_commit:
                 props["mergeCommit"] = {"id": pr.merge_commit, "displayId": pr.merge_commit[:11]}
             body["properties"] = props
         body["links"] = {"self": [{"href": self.link(pr)}]}
+        if with_properties:
+            merge_result = checks.merge_result(self.session, pr)  # the last merge check's outcome, listed first
+            if merge_result is not None:
+                body["properties"] = {"mergeResult": merge_result, **body["properties"]}
         return body
 
     def activity(self, row: Activity) -> dict[str, Any]:
