@@ -162,4 +162,3 @@ class InvalidPullRequestReviewers(Conflict):
 class InvalidPullRequestParticipant(CulmError):
     status = 400
     exception_name = _BB + "pull.InvalidPullRequestParticipantException"
-
