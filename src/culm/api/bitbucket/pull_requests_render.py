@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from culm.api.bitbucket.render import repo_json, user_json
+from culm.domain.mergechecks import checks
 from culm.domain.projects.models import Project
 from culm.domain.pullrequests import activities, queries
 from culm.domain.pullrequests.models import Activity, Participant, PullRequest
@@ -109,6 +110,10 @@ class PullRequestView:
                 props["mergeCommit"] = {"id": pr.merge_commit, "displayId": pr.merge_commit[:11]}
             body["properties"] = props
         body["links"] = {"self": [{"href": self.link(pr)}]}
+        if with_properties:
+            merge_result = checks.merge_result(self.session, pr)  # the last merge check's outcome, listed first
+            if merge_result is not None:
+                body["properties"] = {"mergeResult": merge_result, **body["properties"]}
         return body
 
     def comment_counts(self, pr: PullRequest) -> dict[str, int]:
