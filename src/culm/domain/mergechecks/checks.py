@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from culm.core.errors import NoSuchBranch, NoSuchCommit, ValidationError
 from culm.domain.base import now_ms
+from culm.domain.comments import service as comments
 from culm.domain.mergechecks import approvals, builds, state, tasks
 from culm.domain.mergechecks.model import CheckInput, Veto
 from culm.domain.mergechecks.models import MergeResult
@@ -38,9 +39,8 @@ CHECKS: tuple[Check, ...] = (
 
 
 def _open_tasks(session: Session, pr: PullRequest) -> int:
-    """Open tasks of the pull request. Tasks (BLOCKER comments) are not stored yet: 0 until the comments
-    module provides `open_task_count`."""
-    return 0
+    """Open tasks (unresolved BLOCKER comments) of the pull request."""
+    return comments.open_task_count(session, pr)
 
 
 @dataclass(frozen=True)

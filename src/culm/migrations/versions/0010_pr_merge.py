@@ -1,7 +1,7 @@
 """the last merge outcome of each pull request (properties.mergeResult)
 
 Revision ID: 0010_pr_merge
-Revises: 0008_pull_requests
+Revises: 0009_comments
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_pr_merge"
-down_revision = "0008_pull_requests"
+down_revision = "0009_comments"
 branch_labels = None
 depends_on = None
 
