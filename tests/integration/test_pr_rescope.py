@@ -39,6 +39,14 @@ BRANCHES = ["feature/a", "feature/t", "feature/del", "feature/rest", "feature/m"
 
 
 @pytest.fixture(scope="module")
+def server() -> Iterator[LiveServer]:
+    """The worker polls only every 10 minutes here: everything below happens because the push (or the
+    server's ref write) woke it on commit."""
+    with live_server({"CULM_RESCOPE_INTERVAL": "600"}) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
 def world(server: LiveServer, admin: httpx.Client, tmp_path_factory: pytest.TempPathFactory) -> dict:
     create_user(server, "alice", "bob", "dora")
     work = tmp_path_factory.mktemp("w") / "work"
@@ -55,7 +63,7 @@ def world(server: LiveServer, admin: httpx.Client, tmp_path_factory: pytest.Temp
     return data
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
     """Poll until `check()` is truthy (the worker runs right after the push commits)."""
     deadline = time.monotonic() + timeout
     while True:
