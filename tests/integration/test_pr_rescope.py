@@ -414,3 +414,26 @@ def test_failure_mid_run_replays_cleanly(quiet: LiveServer, quiet_world: dict) -
         assert pr["version"] == 1 and pr["fromRef"]["latestCommit"] == tip
     assert rescoped(quiet)[len(before):] == [(_db_id(quiet, quiet_world["prs"]["two"]), "RESCOPED")]
     assert [e["previousFromHash"] for e in pr_events(quiet, "pr:from_ref_updated")][-1] == quiet_world["commits"]["two"]
+
+
+def test_polling_picks_up_events_nobody_woke_it_for(tmp_path: Path) -> None:
+    """An event recorded by another node (nothing wakes this one) is handled at the next poll."""
+    import culm.domain.models  # noqa: F401 - every table, for the event's foreign keys
+    from culm.domain.events import service as events
+    from culm.domain.pushes.service import RefUpdate, change_json
+
+    with live_server({"CULM_RESCOPE_INTERVAL": "0.5"}) as node, validating_client(node) as admin:
+        data = push_repo(node, admin, tmp_path / "w", KEY, SLUG, ["p"])
+        r = admin.post(f"{R}/pull-requests", json={"title": "p", "fromRef": {"id": "p"}, "toRef": {"id": "main"}})
+        assert r.status_code == 201, r.text
+        work = tmp_path / "w"
+        git("checkout", "-q", "p", cwd=work)
+        tip = commit_file(work, "p2.txt", "p2\n")
+        bare = node.home / "shared" / "data" / "repositories" / str(data["repo"]["id"])
+        git("fetch", "-q", str(work), "p", cwd=bare)
+        git("update-ref", "refs/heads/p", tip, data["commits"]["p"], cwd=bare)
+        with server_db(node) as s:
+            events.record(s, "repo:refs_changed", {"changes": [change_json(RefUpdate(
+                "refs/heads/p", data["commits"]["p"], tip))]}, repository_id=data["repo"]["id"])
+        pr = wait_for(lambda: (p := get_pr(admin, 1))["fromRef"]["latestCommit"] == tip and p, timeout=10)
+        assert pr["version"] == 1
