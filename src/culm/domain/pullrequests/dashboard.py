@@ -36,6 +36,9 @@ REFS_CHANGED = "repo:refs_changed"
 # `changesSince` when absent: suggestions from the last 48 hours; at most this many events are read.
 DEFAULT_CHANGES_SINCE = 172800
 MAX_SUGGESTION_EVENTS = 500
+SUGGESTION_WINDOW = 50000
+# Branches looked at in git per call (a push of many branches must not make one call expensive).
+MAX_SUGGESTION_CHECKS = 100
 DEFAULT_SUGGESTIONS = 3
 
 
@@ -172,12 +175,16 @@ def suggestions(session: Session, who: Principal, params: Mapping[str, str]) -> 
     if limit < 1:
         raise ValidationError("'limit' must be at least 1.", context="limit")
     limit = min(limit, 100)
+    # Only the newest part of the outbox is looked at (a primary key range), however large it grows.
+    newest = session.scalar(select(func.max(Event.id))) or 0
     rows = session.scalars(select(Event).where(
-        Event.kind == REFS_CHANGED, Event.actor_id == user.id, Event.repository_id.is_not(None),
-        Event.created_date >= now_ms() - since * 1000).order_by(Event.id.desc()).limit(MAX_SUGGESTION_EVENTS))
+        Event.id > newest - SUGGESTION_WINDOW, Event.kind == REFS_CHANGED, Event.actor_id == user.id,
+        Event.repository_id.is_not(None), Event.created_date >= now_ms() - since * 1000,
+    ).order_by(Event.id.desc()).limit(MAX_SUGGESTION_EVENTS))
     found: list[Suggestion] = []
     seen: set[tuple[int, str]] = set()
     readable: dict[int, Repository | None] = {}
+    checks = 0
     for event in rows:
         repo_id = int(event.repository_id or 0)
         for change in reversed(events.payload(event).get("changes") or []):
@@ -193,6 +200,9 @@ def suggestions(session: Session, who: Principal, params: Mapping[str, str]) -> 
             repo = readable[repo_id]
             if repo is None or ref == repo.default_branch:
                 continue
+            checks += 1
+            if checks > MAX_SUGGESTION_CHECKS:
+                return found
             if storage.resolve_ref(repo.id, ref) != change.get("toHash"):
                 continue
             if session.scalar(select(PullRequest.id).where(PullRequest.state == "OPEN",
