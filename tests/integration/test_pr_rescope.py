@@ -437,3 +437,40 @@ def test_polling_picks_up_events_nobody_woke_it_for(tmp_path: Path) -> None:
                 "refs/heads/p", data["commits"]["p"], tip))]}, repository_id=data["repo"]["id"])
         pr = wait_for(lambda: (p := get_pr(admin, 1))["fromRef"]["latestCommit"] == tip and p, timeout=10)
         assert pr["version"] == 1
+
+
+def test_two_nodes_on_one_database_rescope_each_push_once(tmp_path: Path) -> None:
+    """A cluster: two server processes share the home and the database, both workers polling hard.
+    Pushes through either node rescope every pull request exactly once per push."""
+    fast = {"CULM_RESCOPE_INTERVAL": "0.1"}
+    names = ["n1", "n2", "n3", "n4"]
+    with live_server(fast) as first:
+        second = LiveServer(first.home, first.database_url, fast)
+        try:
+            with validating_client(first) as admin:
+                work = tmp_path / "w"
+                push_repo(first, admin, work, KEY, SLUG, names)
+                for name in names:
+                    r = admin.post(f"{R}/pull-requests", json={"title": name, "fromRef": {"id": name},
+                                                                "toRef": {"id": "main"}})
+                    assert r.status_code == 201, r.text
+                tips: dict[str, str] = {}
+                for round_ in range(3):
+                    for i, name in enumerate(names):
+                        node = (first, second)[(i + round_) % 2]
+                        git("checkout", "-q", name, cwd=work)
+                        tips[name] = commit_file(work, f"{name}-{round_}.txt", f"{round_}\n")
+                        git("push", "-q", cred_url(node, f"/scm/{KEY}/{SLUG}.git", *ADMIN), name, cwd=work)
+                for i, name in enumerate(names, start=1):
+                    wait_for(lambda i=i, name=name: get_pr(admin, i)["fromRef"]["latestCommit"] == tips[name])
+                time.sleep(1)  # let both workers settle; nothing more may happen
+                for i in range(1, len(names) + 1):
+                    acts = [a["action"] for a in activities(admin, i)]
+                    pr = get_pr(admin, i)
+                    # Each push is handled once; pushes that land before a run merge into one rescope.
+                    assert acts.count("RESCOPED") == pr["version"] and 1 <= pr["version"] <= 3, acts
+                    events = [e for e in pr_events(first, "pr:from_ref_updated") if e["pullRequest"]["id"] == i]
+                    assert len(events) == pr["version"]
+                    assert [e["pullRequest"]["version"] for e in events] == list(range(1, pr["version"] + 1))
+        finally:
+            second.stop()
