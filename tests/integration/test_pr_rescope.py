@@ -174,6 +174,24 @@ def test_deleting_the_source_declines(server: LiveServer, admin: httpx.Client, w
     assert len(declined) == 1 and declined[0]["pullRequest"]["state"] == "DECLINED"
 
 
+def test_deleting_the_target_declines(server: LiveServer, admin: httpx.Client, world: dict) -> None:
+    work = world["work"]
+    for name, start in (("base", "main"), ("on-base", "base")):
+        git("checkout", "-q", "-b", name, start, cwd=work)
+        commit_file(work, f"{name}.txt", name + "\n")
+        git("push", "-q", world["url"], name, cwd=work)
+    git("checkout", "-q", "main", cwd=work)
+    r = admin.post(f"{R}/pull-requests", json={"title": "on base", "fromRef": {"id": "on-base"},
+                                                "toRef": {"id": "base"}})
+    assert r.status_code == 201, r.text
+    pr_id = r.json()["id"]
+    # A tag pushed meanwhile touches no pull request.
+    git("push", "-q", world["url"], "on-base:refs/tags/v-on-base", cwd=work)
+    git("push", "-q", world["url"], ":base", cwd=work)
+    pr = wait_for(lambda: (p := get_pr(admin, pr_id))["state"] == "DECLINED" and p)
+    assert pr["version"] == 1 and [a["action"] for a in activities(admin, pr_id)] == ["DECLINED", "OPENED"]
+
+
 def test_server_ref_write_triggers_rescope(server: LiveServer, admin: httpx.Client, world: dict) -> None:
     """A branch deleted through the REST API (domain/refs/service.apply) declines its pull request."""
     pr_id = world["prs"]["feature/rest"]
