@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import ModuleType
 
 from fastapi import FastAPI
@@ -30,7 +30,7 @@ def _modules(package_name: str) -> list[ModuleType]:
     return found
 
 
-def _lifespan(settings: Settings):  # type: ignore[no-untyped-def]
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Background work of a serving process: the pull request rescoping worker (not in the CLI)."""
 
     @asynccontextmanager

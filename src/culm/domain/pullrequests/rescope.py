@@ -212,7 +212,7 @@ class Worker:
 
     def __init__(self, run: Callable[[], int], interval: float = POLL_SECONDS) -> None:
         self._run = run
-        self._interval = interval
+        self._interval = max(0.05, interval)  # never a busy loop, whatever is configured
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="culm-rescope", daemon=True)
 
