@@ -154,6 +154,7 @@ def test_push_to_target_rescopes_without_source_event(server: LiveServer, admin:
     git("push", "-q", world["url"], "main", cwd=work)
     pr = wait_for(lambda: (p := get_pr(admin, pr_id))["toRef"]["latestCommit"] == tip and p)
     assert pr["state"] == "OPEN" and pr["fromRef"]["latestCommit"] == world["commits"]["feature/t"]
+    assert pr["version"] == 0  # only a moved source changes what was reviewed
     act = activities(admin, pr_id)[0]
     assert act["action"] == "RESCOPED" and act["previousToHash"] == world["commits"]["main"] and act["toHash"] == tip
     assert act["fromHash"] == act["previousFromHash"] and act["added"]["total"] == act["removed"]["total"] == 0

@@ -3,8 +3,10 @@
 When a branch moves, every OPEN pull request whose source or target it is is brought up to date: its
 latest commits change, a RESCOPED activity lists the commits it gained and lost, `pr:from_ref_updated`
 is recorded when the source moved (no event for a target move: the live server rejects
-`pr:to_ref_updated`) and its `version` goes up, so a merge based on what a reviewer saw before the push
-is refused as out of date. A deleted source or target branch declines the pull request; a target that
+`pr:to_ref_updated`). When the source moved its `version` goes up, so a merge based on what a reviewer
+saw before the push is refused as out of date; a target that moved changes nothing anyone reviewed, so
+the version stays (two pull requests merged into one branch at once must both land).
+A deleted source or target branch declines the pull request; a target that
 now contains the source tip (merged by a push) makes it MERGED, as Bitbucket does.
 
 Each event is handled in its own transaction together with the consumer's offset (`ack`), holding
@@ -186,7 +188,8 @@ def refresh(session: Session, view: RescopeView, pr: PullRequest, actor: User | 
         return "MERGED"
     added, removed = gitrescope.scope_change(repo_ids, old_from, old_to, new_from, new_to, ACTIVITY_COMMITS)
     pr.from_commit, pr.to_commit = new_from, new_to
-    pr.version += 1
+    if new_from != old_from:
+        pr.version += 1
     pr.updated_date = now_ms()
     session.flush()
     record_activity(session, pr, "RESCOPED", user_id, {
