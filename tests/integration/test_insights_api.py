@@ -301,3 +301,47 @@ def test_permissions(server: LiveServer, admin, reader: httpx.Client, repo: Repo
         assert err(s.get(f"{c}/annotations"))[0] == 401
         assert err(s.put(f"{c}/reports/s", json={"title": "x"}))[0] == 401
     assert err(admin.get(f"{c}/reports/anon"))[0] == 404
+
+
+def test_public_repository_anonymous_reads_but_does_not_report(server: LiveServer, admin, repo: Repo) -> None:
+    settings = f"/rest/api/latest/projects/{KEY}/repos/{SLUG}"
+    c = C(repo.c2)
+    assert admin.put(f"{c}/reports/pub", json={"title": "Public"}).status_code == 200
+    assert admin.put(settings, json={"public": True}).status_code == 201
+    try:
+        with server.client(auth=None) as anon:
+            assert anon.get(f"{c}/reports/pub").json()["title"] == "Public"
+            assert anon.get(f"{c}/annotations").status_code == 200
+            assert err(anon.put(f"{c}/reports/anon", json={"title": "x"})) == (401, "AuthenticationRequiredException")
+            assert err(anon.delete(f"{c}/reports/pub"))[0] == 401
+            assert err(anon.post(f"{c}/reports/pub/annotations",
+                                 json={"annotations": [{"message": "m", "severity": "LOW"}]}))[0] == 401
+    finally:
+        assert admin.put(settings, json={"public": False}).status_code == 201
+    assert admin.delete(f"{c}/reports/pub").status_code == 204
+
+
+def test_deleting_the_repository_deletes_its_insights(server: LiveServer, admin, tmp_path) -> None:
+    from sqlalchemy import func, select
+
+    from culm.domain.insights.models import InsightAnnotation, InsightReport
+    from support import server_db
+
+    create_repo(admin, KEY, "doomed")
+    git("init", "-q", "-b", "main", str(tmp_path))
+    cid = commit_file(tmp_path, "f.txt", "x\n")
+    git("push", "-q", cred_url(server, f"/scm/{KEY}/doomed.git", *ADMIN), "main", cwd=tmp_path)
+    c = f"/rest/insights/latest/projects/{KEY}/repos/doomed/commits/{cid}"
+    assert admin.put(f"{c}/reports/gone", json={"title": "Gone"}).status_code == 200
+    assert admin.post(f"{c}/reports/gone/annotations",
+                      json={"annotations": [{"message": "doomed note", "severity": "LOW"}]}).status_code == 204
+
+    def counts() -> tuple[int, int]:
+        with server_db(server) as s:
+            return (s.scalar(select(func.count()).select_from(InsightReport).where(InsightReport.commit_id == cid)),
+                    s.scalar(select(func.count()).select_from(InsightAnnotation)
+                             .where(InsightAnnotation.message == "doomed note")))
+
+    assert counts() == (1, 1)
+    assert admin.delete(f"/rest/api/latest/projects/{KEY}/repos/doomed").status_code == 202
+    assert counts() == (0, 0)
