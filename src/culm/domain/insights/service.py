@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from culm.core.errors import NotFound, PermissionDenied, ValidationError
@@ -223,9 +224,17 @@ def set_report(session: Session, who: Principal, repo: Repository, cid: str, key
     if row is not None and not _is_author(who, row):
         raise PermissionDenied("Only the creator of a report may replace it.")
     if row is None:
-        row = InsightReport(repository_id=repo.id, commit_id=cid, key=key,
-                            creator_id=who.user.id if who.user else None)
-        session.add(row)
+        # A concurrent PUT of the same key may insert first: the unique constraint refuses ours, and theirs
+        # is then replaced under the same creator rule.
+        try:
+            with session.begin_nested():
+                row = InsightReport(repository_id=repo.id, commit_id=cid, key=key, title=data.title, data="[]",
+                                    creator_id=who.user.id if who.user else None, created_date=now_ms())
+                session.add(row)
+        except IntegrityError:
+            row = find(session, repo, cid, key)
+            if row is None or not _is_author(who, row):
+                raise PermissionDenied("Only the creator of a report may replace it.") from None
     row.title, row.details, row.result, row.data = data.title, data.details, data.result, json.dumps(data.data)
     row.reporter, row.link, row.logo_url = data.reporter, data.link, data.logo_url
     row.created_date = data.created_date if data.created_date is not None else now_ms()
