@@ -6,6 +6,7 @@ from culm.domain.builds.models import BuildStatus, Deployment, RequiredBuildCond
 from culm.domain.comments.models import Comment
 from culm.domain.comments.models import Reaction as CommentReaction
 from culm.domain.events.models import ConsumerOffset, Event
+from culm.domain.insights.models import InsightAnnotation, InsightReport
 from culm.domain.mergechecks.models import MergeResult as PullRequestMergeResult
 from culm.domain.merging.models import MergeConfig, RepoPullRequestSettings
 from culm.domain.permissions.models import GlobalPermission, ProjectPermission, RepoPermission
@@ -42,6 +43,8 @@ __all__ = [
     "GlobalPermission",
     "Group",
     "GroupMember",
+    "InsightAnnotation",
+    "InsightReport",
     "LoginFailure",
     "MergeConfig",
     "Project",
