@@ -37,3 +37,5 @@ class RepoPullRequestSettings(Base):
     required_successful_builds: Mapped[int] = mapped_column(Integer, default=0)  # 0: check off
     # The bundled "No 'needs work' status" merge check (off unless enabled).
     required_no_needs_work: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # `{R}/settings/auto-merge`: None = not set here (the default applies: off).
+    auto_merge_enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
