@@ -1,5 +1,6 @@
 """Imports every domain model so the metadata (and Alembic) sees all tables."""
 
+from culm.domain.automerge.models import AutoMergeRequest
 from culm.domain.avatars.models import Avatar
 from culm.domain.base import Base
 from culm.domain.builds.models import BuildStatus, Deployment, RequiredBuildCondition
@@ -31,6 +32,7 @@ from culm.domain.tokens.models import AccessToken
 from culm.domain.users.models import Group, GroupMember, LoginFailure, User, UserSetting
 
 __all__ = [
+    "AutoMergeRequest",
     "AccessToken",
     "Avatar",
     "Base",

@@ -54,6 +54,7 @@ def _repo_settings_json(settings: S.MergeSettings) -> dict[str, Any]:
         S.APPROVERS_HOOK: {"enabled": settings.required_approvers > 0, "count": settings.required_approvers},
         S.BUILDS_HOOK: {"enabled": settings.required_successful_builds > 0,
                         "count": settings.required_successful_builds},
+        S.NEEDS_WORK_HOOK: {"enabled": settings.required_no_needs_work},
     }
 
 

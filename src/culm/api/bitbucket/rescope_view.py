@@ -11,6 +11,7 @@ from culm.api.bitbucket.pull_requests_render import PullRequestView
 from culm.api.bitbucket.render_git import People, commits_json
 from culm.core.config import Settings, get_settings
 from culm.core.db import session_scope
+from culm.domain.automerge import service as automerge
 from culm.domain.pullrequests import rescope
 from culm.git.revisions import CommitInfo
 
@@ -33,5 +34,6 @@ def view_for(session: Session) -> BackgroundView:
 
 
 def run_pending() -> int:
-    """Handle every pending `repo:refs_changed` event for the pull requests (the worker's job)."""
-    return rescope.run_once(session_scope, view_for)
+    """Handle every pending `repo:refs_changed` event for the pull requests, then try the auto-merge
+    requests those events (or build statuses, reviews) made due (the worker's job)."""
+    return rescope.run_once(session_scope, view_for) + automerge.run_due(session_scope, view_for)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from culm.core.errors import Conflict, NoSuchCommit, NotFound, ValidationError
 from culm.core.paging import PageRequest, page_envelope
+from culm.domain.automerge import triggers as automerge
 from culm.domain.base import now_ms
 from culm.domain.builds.models import BuildStatus, Deployment
 from culm.domain.repos.models import Repository
@@ -167,6 +168,7 @@ def store(session: Session, repository_id: int | None, cid: str, data: StatusInp
     row.tests_successful, row.tests_failed, row.tests_skipped = data.tests or (None, None, None)
     row.updated_date = data.last_updated if data.last_updated is not None else now
     session.flush()
+    automerge.commit_changed(session, cid)  # an auto-merge waiting for this build may now go ahead
     return row
 
 
@@ -185,6 +187,7 @@ def remove(session: Session, repo: Repository, cid: str, key: str | None) -> Non
         raise ValidationError("The key query parameter is required.", context="key")
     session.execute(delete(BuildStatus).where(BuildStatus.repository_id == repo.id, BuildStatus.commit_id == cid,
                                               BuildStatus.key == key))
+    automerge.commit_changed(session, cid)
 
 
 _STATE_RANK = case({"FAILED": 0, "INPROGRESS": 1, "CANCELLED": 2, "UNKNOWN": 3, "SUCCESSFUL": 4},

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from culm.core.errors import NoSuchBranch, NoSuchCommit, ValidationError
 from culm.domain.base import now_ms
 from culm.domain.comments import service as comments
-from culm.domain.mergechecks import approvals, builds, state, tasks
+from culm.domain.mergechecks import approvals, builds, needs_work, state, tasks
 from culm.domain.mergechecks.model import CheckInput, Veto
 from culm.domain.mergechecks.models import MergeResult
 from culm.domain.merging import service as merging
@@ -34,6 +34,7 @@ CHECKS: tuple[Check, ...] = (
     approvals.minimum_approvals,
     approvals.default_reviewer_conditions,
     approvals.all_reviewers,
+    needs_work.no_needs_work,
     tasks.all_tasks_complete,
 )
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from culm.domain.base import Base
@@ -35,3 +35,7 @@ class RepoPullRequestSettings(Base):
     required_all_tasks_complete: Mapped[bool] = mapped_column(Boolean, default=False)
     required_approvers: Mapped[int] = mapped_column(Integer, default=0)  # 0: check off
     required_successful_builds: Mapped[int] = mapped_column(Integer, default=0)  # 0: check off
+    # The bundled "No 'needs work' status" merge check (off unless enabled).
+    required_no_needs_work: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # `{R}/settings/auto-merge`: None = not set here (the default applies: off).
+    auto_merge_enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)

@@ -42,6 +42,8 @@ BUILT_IN_SUMMARIES = 20
 # The merge checks' own keys (a map of `enabled` and `count`), preferred to the deprecated fields.
 APPROVERS_HOOK = "com.atlassian.bitbucket.server.bundled-hooks.requiredApproversMergeHook"
 BUILDS_HOOK = "com.atlassian.bitbucket.server.bitbucket-build.requiredBuildsMergeCheck"
+# The bundled "No 'needs work' status" merge check: `{"enabled": true|false}` (or a bare boolean).
+NEEDS_WORK_HOOK = "com.atlassian.bitbucket.server.bitbucket-bundled-hooks:needs-work-merge-check"
 _KEEP = object()  # commitMessageTemplate left out of a request: the stored one stays
 
 
@@ -63,6 +65,7 @@ class MergeSettings:
     required_all_tasks_complete: bool = False
     required_approvers: int = 0
     required_successful_builds: int = 0
+    required_no_needs_work: bool = False
 
 
 def _scm_key(scm_id: str) -> str:
@@ -114,7 +117,8 @@ def effective(session: Session, repo: Repository) -> MergeSettings:
     if row is None:
         return MergeSettings(config)
     return MergeSettings(config, row.required_all_approvers, row.required_all_tasks_complete,
-                         row.required_approvers, row.required_successful_builds)
+                         row.required_approvers, row.required_successful_builds,
+                         bool(row.required_no_needs_work))
 
 
 def strategy_for(session: Session, repo: Repository, requested: str | None) -> str:
@@ -264,11 +268,16 @@ def update_repo_settings(session: Session, repo: Repository, body: dict[str, Any
     values = {"required_all_approvers": row.required_all_approvers if row else False,
               "required_all_tasks_complete": row.required_all_tasks_complete if row else False,
               "required_approvers": row.required_approvers if row else 0,
-              "required_successful_builds": row.required_successful_builds if row else 0}
+              "required_successful_builds": row.required_successful_builds if row else 0,
+              "required_no_needs_work": bool(row.required_no_needs_work) if row else False}
     if "requiredAllApprovers" in body:
         values["required_all_approvers"] = _flag(body["requiredAllApprovers"], "requiredAllApprovers")
     if "requiredAllTasksComplete" in body:
         values["required_all_tasks_complete"] = _flag(body["requiredAllTasksComplete"], "requiredAllTasksComplete")
+    if NEEDS_WORK_HOOK in body:
+        value = body[NEEDS_WORK_HOOK]
+        values["required_no_needs_work"] = _flag(value.get("enabled") if isinstance(value, dict) else value,
+                                                 NEEDS_WORK_HOOK)
     for field, keys in (("required_approvers", (APPROVERS_HOOK, "requiredApprovers", "requiredApproversDeprecated")),
                         ("required_successful_builds", (BUILDS_HOOK, "requiredSuccessfulBuilds",
                                                         "requiredSuccessfulBuildsDeprecated"))):

@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from culm.domain.automerge import triggers as automerge
 from culm.domain.base import now_ms
 from culm.domain.comments import anchors
 from culm.domain.events import service as events
@@ -56,7 +57,8 @@ ACTIVITY_COMMITS = 25
 
 # Called after a pull request was rescoped (still OPEN, new commits stored), in the same transaction:
 # comments anchored to lines that left the diff become orphaned, the others follow the new commits.
-AFTER_RESCOPE: list[Callable[[Session, PullRequest], None]] = [anchors.reanchor]
+# A moved source cancels the pull request's auto-merge request; a moved target makes it due.
+AFTER_RESCOPE: list[Callable[[Session, PullRequest], None]] = [anchors.reanchor, automerge.after_rescope]
 
 
 class RescopeView(View, Protocol):

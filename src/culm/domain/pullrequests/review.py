@@ -16,6 +16,7 @@ from culm.core.errors import (
     PullRequestOutOfDate,
     ValidationError,
 )
+from culm.domain.automerge import triggers as automerge
 from culm.domain.base import now_ms
 from culm.domain.permissions import levels as L
 from culm.domain.permissions.service import Principal, deny
@@ -234,6 +235,7 @@ def set_status(session: Session, view: View, who: Principal, pr: PullRequest, sl
         action, kind = STATUS_EVENT[status]
         record_activity(session, pr, action, actor.id)
         emit(session, view, kind, pr, actor, participant=view.participant(row), previousStatus=previous)
+        automerge.pull_request_changed(session, pr.id)  # an auto-merge waiting for this review may go ahead
     return row
 
 
