@@ -2,7 +2,7 @@
 status" merge check
 
 Revision ID: 0012_auto_merge
-Revises: 0010_pr_merge
+Revises: 0011_insights
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_auto_merge"
-down_revision = "0010_pr_merge"
+down_revision = "0011_insights"
 branch_labels = None
 depends_on = None
 
