@@ -87,8 +87,8 @@ def _replace(data: bytes, line: int, replacement: str) -> bytes:
     ending = old[len(old.rstrip(b"\r\n")):]
     eol = ending or (b"\r\n" if lines[0].endswith(b"\r\n") else b"\n")
     new = [part.rstrip("\r").encode("utf-8") for part in replacement.split("\n")]
-    if replacement.endswith("\n"):
-        new = new[:-1]
+    if replacement == "" or replacement.endswith("\n"):
+        new = new[:-1]  # an empty suggestion removes the line
     chunk = b"".join(part + eol for part in new)
     if not ending and chunk:  # the last line had no newline: neither does its replacement
         chunk = chunk[: -len(eol)]
