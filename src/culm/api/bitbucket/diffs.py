@@ -8,8 +8,9 @@ JSON file by file within the bounds of `culm.git.diff`, the text in chunks.
 
 Parameters as Bitbucket reads them: `contextLines` absent or negative means the default (10), a
 non-number is a 400; `whitespace=ignore-all` ignores whitespace, any other value shows it
-(`DiffWhitespace.fromString` falls back to SHOW); `withComments`, `avatarSize`, `avatarScheme`
-and `filter` have no effect (culm has no commit comments yet).
+(`DiffWhitespace.fromString` falls back to SHOW); `withComments` (default true) places the commit's line
+comments in a commit diff (`api.bitbucket.diff_comments`); `avatarSize`, `avatarScheme` and `filter` have
+no effect.
 """
 
 from __future__ import annotations
@@ -175,7 +176,11 @@ def file_json(f: gitdiff.FileDiff) -> dict[str, Any]:
     return body
 
 
-def _json_stream(req: gitdiff.DiffRequest, scope: Scope) -> Iterator[bytes]:
+# Adds to one file's JSON before it is sent (comments placed in the diff: `api.bitbucket.diff_comments`).
+Annotate = Callable[[gitdiff.FileDiff, dict[str, Any]], None]
+
+
+def _json_stream(req: gitdiff.DiffRequest, scope: Scope, annotate: Annotate | None = None) -> Iterator[bytes]:
     parser = gitdiff.DiffParser(keep=scope.keep())
     head: dict[str, Any] = {}
     if req.base is not None:
@@ -185,18 +190,22 @@ def _json_stream(req: gitdiff.DiffRequest, scope: Scope) -> Iterator[bytes]:
     yield json.dumps(head)[:-1].encode() + b', "diffs": ['
     first = True
     for f in gitdiff.stream_diff(req, parser):
-        yield (b"" if first else b",") + json.dumps(file_json(f)).encode()
+        body = file_json(f)
+        if annotate is not None:
+            annotate(f, body)
+        yield (b"" if first else b",") + json.dumps(body).encode()
         first = False
     yield b'], "truncated": ' + (b"true" if parser.truncated else b"false") + b"}"
 
 
-def serve_diff(request: Request, req: gitdiff.DiffRequest, path: str | None) -> StreamingResponse:
+def serve_diff(request: Request, req: gitdiff.DiffRequest, path: str | None,
+               annotate: Callable[[Scope, gitdiff.DiffRequest], Annotate | None] | None = None) -> StreamingResponse:
     """The diff `req` limited to `path`, as JSON or text as the client prefers."""
     scope = _scope(request, path, req)
     req = replace(req, paths=scope.pathspecs())
     if prefers_text(request):
         return GitStream(gitdiff.raw_diff(req), media_type=TEXT_TYPE)
-    return GitStream(_json_stream(req, scope), media_type=JSON_TYPE)
+    return GitStream(_json_stream(req, scope, annotate(scope, req) if annotate else None), media_type=JSON_TYPE)
 
 
 def serve_stats(request: Request, req: gitdiff.DiffRequest, path: str | None) -> JSONResponse:
@@ -235,7 +244,10 @@ def _commit_diff(request: Request, repo: Repository, until: str | None, since: s
 def commit_diff(projectKey: str, repositorySlug: str, commitId: str, request: Request, path: str = "",
                 session: Session = Depends(db), who: Principal = Depends(principal)) -> StreamingResponse:
     repo = readable(session, who, projectKey, repositorySlug)
-    return serve_diff(request, _commit_diff(request, repo, commitId, _param(request, "since")), path)
+    from culm.api.bitbucket import diff_comments  # late: comments render through pull request views
+
+    return serve_diff(request, _commit_diff(request, repo, commitId, _param(request, "since")), path,
+                      diff_comments.for_commit(request, session, who, repo))
 
 
 @router.get(R + "/commits/{commitId}/diff-stats-summary", response_model=None)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.orm import Session
 
+from culm.api.bitbucket import diff_comments
 from culm.api.bitbucket.commits import Ctx, changes_body, context, param
 from culm.api.bitbucket.diffs import TEXT_TYPE, context_lines, ignore_whitespace, serve_diff, serve_stats
 from culm.api.bitbucket.pull_requests import PR
@@ -115,7 +116,9 @@ def _diff_request(p: PrCtx, request: Request) -> gitdiff.DiffRequest:
 def pr_diff(projectKey: str, repositorySlug: str, pullRequestId: str, request: Request, path: str = "",
             session: Session = Depends(db), who: Principal = Depends(principal)) -> StreamingResponse:
     p = pr_context(session, who, projectKey, repositorySlug, pullRequestId, request)
-    return serve_diff(request, _diff_request(p, request), path)
+    effective = not param(request, "sinceId") and not param(request, "untilId")
+    return serve_diff(request, _diff_request(p, request), path,
+                      diff_comments.for_pull_request(request, session, who, p.pr, effective))
 
 
 @router.get(PR + "/diff-stats-summary", response_model=None)
