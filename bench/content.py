@@ -249,12 +249,14 @@ def push(culm: Culm, slug: str, source: Path) -> tuple[dict, Path]:
     return {"slug": repo["slug"], "push_s": round(wall, 2), "push_peak_rss_mib": round(peak / MIB, 1)}, path
 
 
-def run(args: argparse.Namespace) -> dict:
-    specs = dict(zip(("big", "small"), gen.SMALL if args.small else gen.FULL, strict=True))
+def run(args: argparse.Namespace, pair: tuple[gen.Spec, gen.Spec] | None = None,
+        cache_dir: Path = gen.CACHE_DIR) -> dict:
+    """Generate (or find) the pair of repositories (larger first), push them to culm, time the reads."""
+    specs = dict(zip(("big", "small"), pair or (gen.SMALL if args.small else gen.FULL), strict=True))
     repos: dict[str, Path] = {}
     for name in SIZES:
         t0 = time.monotonic()
-        repos[name] = gen.ensure(specs[name])
+        repos[name] = gen.ensure(specs[name], cache_dir)
         if time.monotonic() - t0 > 1:
             print(f"generated {repos[name].name} in {time.monotonic() - t0:.0f}s", file=sys.stderr)
     meta = {name: gen.meta(repos[name]) for name in SIZES}

@@ -159,7 +159,11 @@ class _Stream:
             while len(lines) < spec.big_diff_lines:
                 lines.append(self.rng.randrange(_POOL))
             at = self.rng.randrange(0, len(lines) - spec.big_diff_lines + 1)
-            lines[at:at + spec.big_diff_lines] = [self.rng.randrange(_POOL) for _ in range(spec.big_diff_lines)]
+            # New lines found nowhere else, so the diff is exactly big_diff_lines out and in per file.
+            first = len(self.pool)
+            self.pool.extend(self.pool[lines[at + j]].rstrip(b"\n") + b"  # reformatted %d.%d\n" % (k, j)
+                             for j in range(spec.big_diff_lines))
+            lines[at:at + spec.big_diff_lines] = range(first, first + spec.big_diff_lines)
             self._blob(path)
 
     def commit(self, n: int) -> None:
