@@ -84,3 +84,16 @@ def test_valid_push_still_works_after_damaged_ones(server: LiveServer, pushed: d
     refs, _ = _state(server, pushed["repo"]["id"])
     assert f"{pushed['new']}\trefs/heads/main" in refs
     assert refs_changed_events(server, pushed["repo"]["id"])[-1]["changes"][0]["toHash"] == pushed["new"]
+
+
+def test_ref_name_that_is_not_utf8_is_refused(server: LiveServer, pushed: dict) -> None:
+    """git allows any bytes in ref names; culm refuses them at pre-receive with a message, nothing moves."""
+    before = _state(server, pushed["repo"]["id"])
+    work = pushed["work"]
+    git("update-ref", "refs/heads/caf\udce9", "HEAD", cwd=work)  # b"caf\xe9": Latin-1, not UTF-8
+    push = subprocess.run(["git", "push", cred_url(server, f"/scm/{KEY}/target.git", *ADMIN),
+                           b"refs/heads/caf\xe9"], cwd=work, capture_output=True, check=False)
+    assert push.returncode != 0
+    assert b"ref names must be valid UTF-8" in push.stderr
+    assert _state(server, pushed["repo"]["id"]) == before
+    git("update-ref", "-d", "refs/heads/caf\udce9", cwd=work)

@@ -11,7 +11,8 @@ def valid_ref_name(ref: str) -> bool:
     """git's own rules for ref names (`git check-ref-format`), and never option-like."""
     if not ref or ref.startswith("-") or "\x00" in ref or not ref.startswith("refs/"):
         return False
-    return run(None, "check-ref-format", "--", ref, check=False).returncode == 0
+    # No `--` here: check-ref-format takes none (it would be read as the name); `ref` starts with refs/.
+    return run(None, "check-ref-format", ref, check=False).returncode == 0
 
 
 def compare_and_swap(repo_id: int, ref: str, old: str, new: str, message: str = "") -> bool:

@@ -62,6 +62,10 @@ def pre_receive(request: Request, body: dict = Depends(json_body), session: Sess
     if who is None or who.repo_level(session, repo) < L.WRITE:
         return JSONResponse({"accepted": False,
                              "messages": ["culm: you no longer have permission to push to this repository."]})
+    bad = pushes.undecodable_refs(body.get("updates") or [])
+    if bad:
+        return JSONResponse({"accepted": False, "messages": [
+            f"culm: ref names must be valid UTF-8; refused: {', '.join(bad)}"]})
     updates = pushes.parse_updates(body.get("updates") or [])
     token = body.get("pushId")
     if not isinstance(token, str) or not token or len(token) > 64:

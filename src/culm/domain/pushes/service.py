@@ -53,6 +53,20 @@ def parse_updates(raw: Iterable[object]) -> list[RefUpdate]:
     return found
 
 
+def undecodable_refs(raw: Iterable[object]) -> list[str]:
+    """Ref names that are not valid UTF-8 (the hook client passes them as lone surrogates). They are
+    refused at pre-receive: no client of the API could name them, and no database could store them."""
+    bad = []
+    for item in raw:
+        ref = item.get("ref") if isinstance(item, dict) else None
+        if isinstance(ref, str):
+            try:
+                ref.encode("utf-8")
+            except UnicodeEncodeError:
+                bad.append(ref.encode("utf-8", errors="replace").decode())
+    return bad
+
+
 def _is_oid(value: str) -> bool:
     return len(value) in (40, 64) and all(c in "0123456789abcdef" for c in value)
 

@@ -1,0 +1,1 @@
+"""Repository content written through the REST API (file edits)."""

@@ -1,0 +1,1 @@
+"""Markdown rendering for previews and README display."""
