@@ -22,7 +22,11 @@ the repository) and of starting git. For each, the median and 90th percentile ov
 not serve (404/405) is reported as "not served" and the others are still measured.
 
 Note: 1,000 commits hold no page 100 (start=2475): there the read walks the whole history and
-returns an empty page, so the 100k/1k ratio of that row is bounded by 2,500/1,000, not 1.
+returns an empty page, so the 100k/1k ratio of that row is bounded by 2,500/1,000, not 1. With --small
+the deep page is page 40 (start=975), inside the 2,000 commits but past the 200.
+
+Each push is timed too (`git push --mirror` over HTTP), beside the same push by git into a local bare
+repository with culm's repository settings that change its cost (fsync, reflogs, fsck).
 
     python bench/content.py --small                       # 2,000 vs 200 commits, 5,000 files, 500 branches
     python bench/content.py --culm-src /work/wt/x/src     # full, culm from a source tree
@@ -42,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,10 +59,12 @@ from gen_repo import git_env  # noqa: E402
 from measure import MIB, median  # noqa: E402
 
 LIMIT = 25
-PAGE_100_START = 99 * LIMIT  # 2475
 FILTER = "release"
 LOG_FORMAT = "%H%x00%h%x00%P%x00%an%x00%ae%x00%at%x00%cn%x00%ce%x00%ct%x00%B"
 SIZES = ("small", "big")
+# culm's repository settings that change what a push costs (culm.git.storage.REPO_CONFIG).
+PEER_PUSH_CONFIG = {"core.fsync": "committed", "core.fsyncMethod": "fsync", "core.logAllRefUpdates": "true",
+                    "receive.fsckObjects": "true"}
 
 
 @dataclass(frozen=True)
@@ -94,14 +101,20 @@ def _branches(by_date: bool) -> Callable[[Path], int]:
     return read
 
 
-def operations(meta: dict) -> list[Op]:
+def deep_page(commits: int) -> int:
+    """The deep page to read: 100 (start=2475) on the full pair; within the larger history on smaller ones."""
+    return min(100, max(2, commits // (2 * LIMIT)))
+
+
+def operations(meta: dict, page: int = 100) -> list[Op]:
+    """The reads, for a repository generated with `meta`; `page` is the deep page of commits (1-based)."""
     big, parent = meta["big_diff_commit"], meta["big_diff_parent"]
+    skip = (page - 1) * LIMIT
     return [
         Op("floor", "floor (repository / rev-parse)", "",
            lambda r: len(_git(r, "rev-parse", "--verify", "HEAD")) // 41),
         Op("commits_page_1", "commits page 1", f"/commits?limit={LIMIT}", _log(0)),
-        Op("commits_page_100", "commits page 100", f"/commits?start={PAGE_100_START}&limit={LIMIT}",
-           _log(PAGE_100_START)),
+        Op("commits_page_deep", f"commits page {page}", f"/commits?start={skip}&limit={LIMIT}", _log(skip)),
         Op("browse_root", "browse root", "/browse", lambda r: _git(r, "ls-tree", "-l", "-z", "HEAD").count(b"\0")),
         Op("large_diff", "large diff", f"/commits/{big}/diff",
            lambda r: _git(r, "diff", "-M", parent, big, "--").count(b"\n")),
@@ -165,13 +178,23 @@ class Client:
         self.conn: http.client.HTTPConnection | None = None
 
     def get(self, path: str) -> tuple[int, bytes]:
+        """Status and body of GET `path`, following redirects as clients do (the time includes them)."""
+        for _ in range(3):
+            status, body, location = self._get(path)
+            if status not in (301, 302, 303, 307, 308) or not location:
+                break
+            parts = urllib.parse.urlsplit(location)
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+        return status, body
+
+    def _get(self, path: str) -> tuple[int, bytes, str | None]:
         for attempt in (0, 1):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
             try:
                 self.conn.request("GET", path, headers={"Authorization": self.auth, "Accept": "application/json"})
                 resp = self.conn.getresponse()
-                return resp.status, resp.read()
+                return resp.status, resp.read(), resp.getheader("Location")
             except (http.client.HTTPException, ConnectionError):
                 self.close()
                 if attempt:
@@ -188,9 +211,11 @@ def _culm_read(client: Client, path: str, series: Series) -> None:
     t0 = time.perf_counter()
     status, body = client.get(path)
     took = time.perf_counter() - t0
-    if status in (404, 405):
-        series.status = f"not served ({status})"
-    elif status >= 400:
+    if 300 <= status < 400:
+        series.status = f"not served (still {status} after 3 redirects)"
+    elif status in (404, 405):
+        series.status = f"not served ({status}): {body[:200].decode(errors='replace')}"
+    elif status != 200:
         series.status = f"error {status}: {body[:200].decode(errors='replace')}"
     else:
         series.times.append(took)
@@ -236,8 +261,9 @@ def culm_repo_path(culm: Culm, repo_id: int) -> Path:
     return culm.home / "shared" / "data" / "repositories" / str(repo_id)
 
 
-def push(culm: Culm, slug: str, source: Path) -> tuple[dict, Path]:
-    """Create `slug` through the API and push every ref of `source` into it; time it."""
+def push(culm: Culm, slug: str, source: Path, work: Path) -> tuple[dict, Path]:
+    """Create `slug` through the API and push every ref of `source` into it; time it. The peer: the same
+    push by git into a local bare repository with the settings of culm's that change its cost."""
     repo = culm._rest("POST", f"/rest/api/latest/projects/{PROJECT}/repos", {"name": slug})
     url = f"http://{USER}:{PASSWORD}@127.0.0.1:{culm.port}/scm/{PROJECT}/{repo['slug']}.git"
     wall, peak = measure_op(culm, lambda: client_git("push", "--quiet", "--mirror", url, cwd=source))
@@ -246,7 +272,16 @@ def push(culm: Culm, slug: str, source: Path) -> tuple[dict, Path]:
     got = len(_git(path, "for-each-ref", "--format=%(refname)", "refs/heads/").split())
     if got != want:
         raise RuntimeError(f"push left {got} branches in {path}, expected {want}")
-    return {"slug": repo["slug"], "push_s": round(wall, 2), "push_peak_rss_mib": round(peak / MIB, 1)}, path
+    peer = work / "peer" / f"{slug}.git"
+    client_git("init", "--bare", "--quiet", "--initial-branch=main", str(peer))
+    for key, value in PEER_PUSH_CONFIG.items():
+        client_git("-C", str(peer), "config", key, value)
+    t0 = time.perf_counter()
+    client_git("push", "--quiet", "--mirror", peer.as_uri(), cwd=source)
+    peer_wall = time.perf_counter() - t0
+    shutil.rmtree(peer, ignore_errors=True)
+    return {"slug": repo["slug"], "push_s": round(wall, 2), "push_peak_rss_mib": round(peak / MIB, 1),
+            "git_push_s": round(peer_wall, 2)}, path
 
 
 def run(args: argparse.Namespace, pair: tuple[gen.Spec, gen.Spec] | None = None,
@@ -280,9 +315,10 @@ def run(args: argparse.Namespace, pair: tuple[gen.Spec, gen.Spec] | None = None,
                 result["server"] = culm.kind
                 client = Client(culm.port)
                 for name in SIZES:
-                    info, targets[name] = push(culm, f"content-{specs[name].commits}", repos[name])
+                    info, targets[name] = push(culm, f"content-{specs[name].commits}", repos[name], work)
                     result["push"][name] = info
-                    print(f"pushed {specs[name].commits} commits in {info['push_s']}s", file=sys.stderr)
+                    print(f"pushed {specs[name].commits} commits in {info['push_s']}s "
+                          f"(git locally: {info['git_push_s']}s)", file=sys.stderr)
             except Exception as e:  # noqa: BLE001 - still measure git on the generated repositories
                 result["errors"].append(f"culm: {str(e)[-1500:]}")
                 print(f"culm: {e}", file=sys.stderr)
@@ -293,7 +329,8 @@ def run(args: argparse.Namespace, pair: tuple[gen.Spec, gen.Spec] | None = None,
         roots = {name: f"/rest/api/latest/projects/{PROJECT}/repos/{result['push'].get(name, {}).get('slug', '-')}"
                  for name in SIZES}
         print(f"measuring: {args.warmup} warm-ups, {args.runs} runs ...", file=sys.stderr)
-        series = measure({name: operations(meta[name]) for name in SIZES}, targets, client, roots, args.runs,
+        page = deep_page(specs["big"].commits)
+        series = measure({name: operations(meta[name], page) for name in SIZES}, targets, client, roots, args.runs,
                          args.warmup)
         for name in SIZES:
             result["reads"][name] = {k: {side: s.summary() for side, s in v.items()} for k, v in series[name].items()}
@@ -308,7 +345,7 @@ def run(args: argparse.Namespace, pair: tuple[gen.Spec, gen.Spec] | None = None,
         else:
             shutil.rmtree(work, ignore_errors=True)
     result["machine"]["load_after"] = _load()
-    result["labels"] = {op.key: op.label for op in operations(meta["big"])}
+    result["labels"] = {op.key: op.label for op in operations(meta["big"], deep_page(specs["big"].commits))}
     result["ratios"] = ratios(result)
     return result
 
@@ -363,8 +400,9 @@ def header(result: dict) -> list[str]:
     for name in SIZES:
         if name in result["push"]:
             p = result["push"][name]
-            lines.append(f"push {sizes[name]['commits']:,} commits (git push --mirror over HTTP): {p['push_s']} s, "
-                         f"server peak RSS {p['push_peak_rss_mib']} MiB")
+            lines.append(f"push {sizes[name]['commits']:,} commits (git push --mirror): culm over HTTP {p['push_s']} s "
+                         f"(server peak RSS {p['push_peak_rss_mib']} MiB), git into a local bare repository "
+                         f"{p.get('git_push_s')} s")
     return lines + [f"error: {e[:300]}" for e in result["errors"]]
 
 

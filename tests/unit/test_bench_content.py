@@ -84,7 +84,7 @@ def test_git_reads_on_the_tiny_repository(tiny: Path) -> None:
     items = {key: sides["git"].items for key, sides in out.items()}
     assert all(len(sides["git"].times) == 2 and sides["git"].status == "ok" for sides in out.values())
     assert items["commits_page_1"] == 25
-    assert items["commits_page_100"] == 0  # 60 commits hold no page 100
+    assert items["commits_page_deep"] == 0  # 60 commits hold no page 100
     assert items["browse_root"] == gen.counts(tiny).root_entries
     assert items["large_diff"] > 30 * 50
     releases = len([n for n in git(tiny, "for-each-ref", "--format=%(refname)", "refs/heads/").split()
@@ -130,6 +130,8 @@ def test_harness_end_to_end_on_a_tiny_pair(tmp_path: Path) -> None:
     result = content.run(args, pair=pair, cache_dir=tmp_path)
     assert result["errors"] == [], result["errors"]
     assert set(result["push"]) == {"small", "big"}
+    assert result["push"]["big"]["push_s"] > 0 and result["push"]["big"]["git_push_s"] > 0
+    assert result["labels"]["commits_page_deep"] == "commits page 2"
     for name in ("small", "big"):
         reads = result["reads"][name]
         assert reads["floor"]["culm"]["status"] == "ok"
@@ -138,6 +140,8 @@ def test_harness_end_to_end_on_a_tiny_pair(tmp_path: Path) -> None:
             assert sides["culm"]["status"] == "ok" or sides["culm"]["status"].startswith("not served"), (key, sides)
         if reads["commits_page_1"]["culm"]["status"] == "ok":
             assert reads["commits_page_1"]["culm"]["items"] == 25
-        if reads["commits_page_100"]["culm"]["status"] == "ok":
-            assert reads["commits_page_100"]["culm"]["items"] == 0
+        deep = reads["commits_page_deep"]
+        assert deep["git"]["items"] == {"small": 5, "big": 15}[name]  # page 2 of 30 and of 40 commits
+        if deep["culm"]["status"] == "ok":
+            assert deep["culm"]["items"] == deep["git"]["items"]
     assert "floor (repository / rev-parse)" in content.report(result)
