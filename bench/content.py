@@ -25,8 +25,8 @@ Note: 1,000 commits hold no page 100 (start=2475): there the read walks the whol
 returns an empty page, so the 100k/1k ratio of that row is bounded by 2,500/1,000, not 1. With --small
 the deep page is page 40 (start=975), inside the 2,000 commits but past the 200.
 
-Each push is timed too (`git push --mirror` over HTTP), beside the same push by git into a local bare
-repository with culm's repository settings that change its cost (fsync, reflogs, fsck).
+Each push is timed too (`git push --mirror` over HTTP), beside the same push into `git http-backend`
+(bench/cgi_peer.py) on a repository with culm's settings that change its cost (fsync, reflogs, fsck).
 
     python bench/content.py --small                       # 2,000 vs 200 commits, 5,000 files, 500 branches
     python bench/content.py --culm-src /work/wt/x/src     # full, culm from a source tree
@@ -54,7 +54,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gen_content_repo as gen  # noqa: E402
-from clone_push import PASSWORD, PROJECT, USER, Culm, client_git, measure_op  # noqa: E402
+from clone_push import PASSWORD, PROJECT, USER, CgiPeer, Culm, client_git, measure_op  # noqa: E402
 from gen_repo import git_env  # noqa: E402
 from measure import MIB, median  # noqa: E402
 
@@ -62,9 +62,6 @@ LIMIT = 25
 FILTER = "release"
 LOG_FORMAT = "%H%x00%h%x00%P%x00%an%x00%ae%x00%at%x00%cn%x00%ce%x00%ct%x00%B"
 SIZES = ("small", "big")
-# culm's repository settings that change what a push costs (culm.git.storage.REPO_CONFIG).
-PEER_PUSH_CONFIG = {"core.fsync": "committed", "core.fsyncMethod": "fsync", "core.logAllRefUpdates": "true",
-                    "receive.fsckObjects": "true"}
 
 
 @dataclass(frozen=True)
@@ -261,9 +258,9 @@ def culm_repo_path(culm: Culm, repo_id: int) -> Path:
     return culm.home / "shared" / "data" / "repositories" / str(repo_id)
 
 
-def push(culm: Culm, slug: str, source: Path, work: Path) -> tuple[dict, Path]:
+def push(culm: Culm, peer: CgiPeer | None, slug: str, source: Path) -> tuple[dict, Path]:
     """Create `slug` through the API and push every ref of `source` into it; time it. The peer: the same
-    push by git into a local bare repository with the settings of culm's that change its cost."""
+    push over HTTP into `git http-backend` (a repository with culm's settings that change its cost)."""
     repo = culm._rest("POST", f"/rest/api/latest/projects/{PROJECT}/repos", {"name": slug})
     url = f"http://{USER}:{PASSWORD}@127.0.0.1:{culm.port}/scm/{PROJECT}/{repo['slug']}.git"
     wall, peak = measure_op(culm, lambda: client_git("push", "--quiet", "--mirror", url, cwd=source))
@@ -272,16 +269,15 @@ def push(culm: Culm, slug: str, source: Path, work: Path) -> tuple[dict, Path]:
     got = len(_git(path, "for-each-ref", "--format=%(refname)", "refs/heads/").split())
     if got != want:
         raise RuntimeError(f"push left {got} branches in {path}, expected {want}")
-    peer = work / "peer" / f"{slug}.git"
-    client_git("init", "--bare", "--quiet", "--initial-branch=main", str(peer))
-    for key, value in PEER_PUSH_CONFIG.items():
-        client_git("-C", str(peer), "config", key, value)
-    t0 = time.perf_counter()
-    client_git("push", "--quiet", "--mirror", peer.as_uri(), cwd=source)
-    peer_wall = time.perf_counter() - t0
-    shutil.rmtree(peer, ignore_errors=True)
-    return {"slug": repo["slug"], "push_s": round(wall, 2), "push_peak_rss_mib": round(peak / MIB, 1),
-            "git_push_s": round(peer_wall, 2)}, path
+    info: dict = {"slug": repo["slug"], "push_s": round(wall, 2), "push_peak_rss_mib": round(peak / MIB, 1),
+                  "git_http_push_s": None}
+    if peer is not None:
+        peer_url = peer.new_repo(slug)
+        client_git("-C", str(peer.repos / PROJECT / f"{slug}.git"), "config", "core.logAllRefUpdates", "true")
+        info["git_http_push_s"] = round(measure_op(peer, lambda: client_git("push", "--quiet", "--mirror", peer_url,
+                                                                             cwd=source))[0], 2)
+        shutil.rmtree(peer.repos / PROJECT / f"{slug}.git", ignore_errors=True)
+    return info, path
 
 
 def run(args: argparse.Namespace, pair: tuple[gen.Spec, gen.Spec] | None = None,
@@ -314,11 +310,16 @@ def run(args: argparse.Namespace, pair: tuple[gen.Spec, gen.Spec] | None = None,
                 culm = Culm(work, args.culm_src)
                 result["server"] = culm.kind
                 client = Client(culm.port)
-                for name in SIZES:
-                    info, targets[name] = push(culm, f"content-{specs[name].commits}", repos[name], work)
-                    result["push"][name] = info
-                    print(f"pushed {specs[name].commits} commits in {info['push_s']}s "
-                          f"(git locally: {info['git_push_s']}s)", file=sys.stderr)
+                peer = None if args.no_push_peer else CgiPeer(work)
+                try:
+                    for name in SIZES:
+                        info, targets[name] = push(culm, peer, f"content-{specs[name].commits}", repos[name])
+                        result["push"][name] = info
+                        print(f"pushed {specs[name].commits} commits in {info['push_s']}s "
+                              f"(to git http-backend: {info['git_http_push_s']}s)", file=sys.stderr)
+                finally:
+                    if peer is not None:
+                        peer.close()
             except Exception as e:  # noqa: BLE001 - still measure git on the generated repositories
                 result["errors"].append(f"culm: {str(e)[-1500:]}")
                 print(f"culm: {e}", file=sys.stderr)
@@ -400,9 +401,9 @@ def header(result: dict) -> list[str]:
     for name in SIZES:
         if name in result["push"]:
             p = result["push"][name]
-            lines.append(f"push {sizes[name]['commits']:,} commits (git push --mirror): culm over HTTP {p['push_s']} s "
-                         f"(server peak RSS {p['push_peak_rss_mib']} MiB), git into a local bare repository "
-                         f"{p.get('git_push_s')} s")
+            lines.append(f"push {sizes[name]['commits']:,} commits (git push --mirror over HTTP): culm {p['push_s']} s "
+                         f"(server peak RSS {p['push_peak_rss_mib']} MiB), git http-backend "
+                         f"{p.get('git_http_push_s') or '-'} s")
     return lines + [f"error: {e[:300]}" for e in result["errors"]]
 
 
@@ -454,14 +455,16 @@ def report(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage="python bench/content.py [--small] [--runs 15] [--warmup 2] [--culm-src DIR] [--git-only] [--json] "
-              "[--keep]")
+        usage="python bench/content.py [--small] [--runs 15] [--warmup 2] [--culm-src DIR] [--git-only] "
+              "[--no-push-peer] [--json] [--keep]")
     p.add_argument("--small", action="store_true",
                    help="the small pair: 2,000 vs 200 commits, 5,000 files, 500 branches, a 200-file diff")
     p.add_argument("--runs", type=int, default=15, help="timed runs of every read (median and p90 reported)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs first")
     p.add_argument("--culm-src", type=Path, help="run culm from this source tree (put first on PYTHONPATH)")
     p.add_argument("--git-only", action="store_true", help="measure the git side only (no server)")
+    p.add_argument("--no-push-peer", action="store_true",
+                   help="skip the push into git http-backend (the peer of the push time)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (server home and log)")
     args = p.parse_args(argv)

@@ -126,11 +126,12 @@ def test_p90_and_report_marks_reads_not_served() -> None:
 def test_harness_end_to_end_on_a_tiny_pair(tmp_path: Path) -> None:
     """Push a tiny pair to a live culm and time every read once: each is served or reported as not served."""
     pair = (replace(TINY, commits=40), replace(TINY, commits=30))
-    args = argparse.Namespace(small=False, runs=1, warmup=1, culm_src=None, git_only=False, keep=False)
+    args = argparse.Namespace(small=False, runs=1, warmup=1, culm_src=None, git_only=False, keep=False,
+                              no_push_peer=False)
     result = content.run(args, pair=pair, cache_dir=tmp_path)
     assert result["errors"] == [], result["errors"]
     assert set(result["push"]) == {"small", "big"}
-    assert result["push"]["big"]["push_s"] > 0 and result["push"]["big"]["git_push_s"] > 0
+    assert result["push"]["big"]["push_s"] > 0 and result["push"]["big"]["git_http_push_s"] > 0
     assert result["labels"]["commits_page_deep"] == "commits page 2"
     for name in ("small", "big"):
         reads = result["reads"][name]
