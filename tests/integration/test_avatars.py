@@ -65,7 +65,7 @@ def test_project_avatar_refusals_change_nothing(server: LiveServer, setup: None)
         r = _upload(admin, PROJECT_AVATAR, PNG + b"\x00" * (1024 * 1024))  # over 1 MiB
         assert r.status_code == 400
         assert _upload(admin, PROJECT_AVATAR, PNG, field="picture").status_code == 400
-        r = _upload(admin, PROJECT_AVATAR, PNG, headers={})  # no XSRF header
+        r = _upload(admin, PROJECT_AVATAR, PNG, headers={"User-Agent": "Mozilla/5.0"})  # a browser, no XSRF header
         assert r.status_code == 403
         assert r.json()["errors"][0]["message"] == "XSRF check failed"
         assert admin.post(PROJECT_AVATAR, json={"avatar": "x"}).status_code == 415
@@ -99,7 +99,8 @@ def test_user_avatar_own_admin_and_delete(server: LiveServer, setup: None) -> No
         assert _upload(admin, "/rest/api/latest/users/sysop/avatar.png", GIF).status_code == 201
         assert _upload(admin, "/rest/api/latest/users/nobody/avatar.png", PNG).status_code == 404
         assert admin.delete("/rest/api/latest/users/nobody/avatar.png").status_code == 404
-        assert _upload(admin, "/rest/api/latest/users/viewer/avatar.png", PNG, headers={}).status_code == 403
+        browser = {"User-Agent": "Mozilla/5.0"}  # the XSRF check applies to browsers only
+        assert _upload(admin, "/rest/api/latest/users/viewer/avatar.png", PNG, headers=browser).status_code == 403
     with validating_client(server, auth=None) as anon:
         assert _upload(anon, "/rest/api/latest/users/viewer/avatar.png", PNG).status_code == 401
         assert anon.delete("/rest/api/latest/users/viewer/avatar.png").status_code == 401

@@ -49,13 +49,17 @@ def test_malformed_basic_header_is_401(server: LiveServer) -> None:
 
 
 def test_form_writes_need_the_xsrf_header(server: LiveServer) -> None:
+    browser = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}
     with validating_client(server) as c:
-        r = c.post("/rest/api/latest/projects", data={"key": "X"})
+        r = c.post("/rest/api/latest/projects", data={"key": "X"}, headers=browser)
         assert r.status_code == 403
         assert r.json()["errors"][0]["message"] == "XSRF check failed"
         # With the header the request reaches the resource (which then judges the body itself).
-        r = c.post("/rest/api/latest/projects", data={"key": "X"}, headers={"X-Atlassian-Token": "no-check"})
+        r = c.post("/rest/api/latest/projects", data={"key": "X"},
+                   headers={**browser, "X-Atlassian-Token": "no-check"})
         assert r.status_code != 403
+        # Clients that are not browsers (curl, httpx, atlassian-python-api) are not checked, as in Bitbucket.
+        assert c.post("/rest/api/latest/projects", data={"key": "X"}).status_code != 403
         # JSON bodies need no header; reads are never blocked.
         assert c.get("/rest/api/latest/application-properties",
                      headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 200

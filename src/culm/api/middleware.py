@@ -42,12 +42,18 @@ class CompatPathMiddleware:
 # `X-Atlassian-Token: no-check` on writes carrying them (avatar uploads, file edits, hook scripts).
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded", "text/plain")
 _WRITE_METHODS = {"POST", "PUT", "DELETE", "PATCH"}
+# As Atlassian's REST layer, the check is enforced only for requests that look like they come from a
+# browser (the only place a cross-site forgery can come from); scripts and clients such as curl or
+# atlassian-python-api (`upload_file` sends no header) pass, as they do on a real server.
+_BROWSER_AGENTS = (b"mozilla", b"opera")
 
 
 def xsrf_blocked(scope: Scope) -> bool:
     if scope["method"] not in _WRITE_METHODS or not scope["path"].startswith("/rest/"):
         return False
     headers = dict(scope.get("headers") or [])
+    if not headers.get(b"user-agent", b"").lower().startswith(_BROWSER_AGENTS):
+        return False
     ctype = headers.get(b"content-type", b"").decode("latin-1").lower()
     if not ctype.startswith(_FORM_TYPES):
         return False

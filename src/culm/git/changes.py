@@ -7,14 +7,12 @@ million files costs no more than its first pages.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from culm.core.config import get_settings
-from culm.git.command import git_env
+from culm.git import command
 from culm.git.revisions import text
 
 # git's raw status letter → (Bitbucket change type, Bitbucket's `properties.gitChangeType`).
@@ -54,17 +52,6 @@ class Change:
         return "FILE"
 
 
-def _records(stream: Iterator[bytes]) -> Iterator[bytes]:
-    """NUL-separated fields of `-z` output, read in chunks."""
-    pending = b""
-    for chunk in stream:
-        pending += chunk
-        *fields, pending = pending.split(b"\0")
-        yield from fields
-    if pending:
-        yield pending
-
-
 def _parse(fields: Iterator[bytes]) -> Iterator[Change]:
     for head in fields:
         if not head.startswith(b":"):
@@ -89,14 +76,8 @@ def iter_changes(git_dir: Path, old: str | None, new: str, env: dict[str, str] |
     args = ["--literal-pathspecs", "diff-tree", "-r", "-z", "--raw", "--no-abbrev", "-M", "-C", "--no-color"]
     args += ["--root", new] if old is None else [old, new]
     args += ["--", *paths]
-    cmd = [get_settings().git_bin, "--git-dir", str(git_dir), *args]
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                          env=git_env(env)) as proc:
-        assert proc.stdout is not None
-        try:
-            yield from _parse(_records(iter(lambda: proc.stdout.read(65536), b"")))  # type: ignore[union-attr]
-        finally:
-            proc.kill()
+    with closing(command.stream(git_dir, *args, env=env)) as chunks:
+        yield from _parse(command.nul_records(chunks))
 
 
 def changes_page(git_dir: Path, old: str | None, new: str, start: int, limit: int,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from culm.core.config import get_settings
@@ -42,3 +44,43 @@ def run(git_dir: Path | None, *args: str, input: bytes | None = None, check: boo
     if check and proc.returncode != 0:
         raise GitError(list(args), proc.returncode, proc.stderr.decode(errors="replace"))
     return proc
+
+
+@contextmanager
+def popen(git_dir: Path | None, *args: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """git with its stdout as a pipe, for output read as it comes (bounded memory). On exit, however it
+    comes (page full, bound reached, client gone, error), git is killed if still running and reaped."""
+    cmd = [get_settings().git_bin]
+    if git_dir is not None:
+        cmd += ["--git-dir", str(git_dir)]
+    cmd += list(args)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=git_env(env))
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        assert proc.stdout is not None
+        proc.stdout.close()
+        proc.wait()
+
+
+def stream(git_dir: Path | None, *args: str, env: dict[str, str] | None = None,
+           chunk: int = 64 * 1024) -> Iterator[bytes]:
+    """git's stdout in chunks as it comes; closing the generator early ends git."""
+    with popen(git_dir, *args, env=env) as proc:
+        assert proc.stdout is not None
+        while data := proc.stdout.read1(chunk):
+            yield data
+
+
+def nul_records(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The NUL-separated records of `-z` output, from chunks as they come."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *records, pending = pending.split(b"\0")
+        yield from records
+    if pending:
+        yield pending

@@ -8,16 +8,15 @@ page and one look-ahead commit are found. Every value a client sent is resolved 
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
 
-from culm.core.config import get_settings
 from culm.core.errors import ValidationError
-from culm.git.command import git_env, run
+from culm.git import command
+from culm.git.command import run
 from culm.git.revisions import CommitInfo, commit_info
 
 MERGES = ("include", "exclude", "only")
@@ -87,13 +86,9 @@ def log_counts(git_dir: Path, q: LogQuery) -> tuple[int, int]:
 
 def _stream_lines(git_dir: Path, args: Sequence[str]) -> Iterator[bytes]:
     """Lines of a git command's output, read as they come (bounded memory)."""
-    cmd = [get_settings().git_bin, "--git-dir", str(git_dir), *args]
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=git_env()) as proc:
+    with command.popen(git_dir, *args) as proc:
         assert proc.stdout is not None
-        try:
-            yield from proc.stdout
-        finally:
-            proc.kill()
+        yield from proc.stdout
 
 
 def first_touching(git_dir: Path, oid: str, path: str) -> str | None:

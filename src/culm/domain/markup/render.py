@@ -2,10 +2,9 @@
 strikethrough, raw HTML escaped by default (Bitbucket Data Center escapes HTML tags in Markdown) or,
 with `htmlEscape=false`, passed through an allowlist sanitiser.
 
-The sanitiser does not patch the renderer's output: it re-parses the HTML with the standard library's
-tokenizer and writes out only allowlisted tags and attributes, every value re-escaped, URLs limited to
-safe schemes. Scripts, styles, event handlers, `javascript:`/`data:` URLs and comments never survive.
-(DESIGN.md names nh3 for this; nh3 is not installed in this environment, so the standard library does it.)
+The sanitiser does not patch the renderer's output: nh3 (Ammonia, an HTML5 parser) re-parses the HTML
+and writes out only allowlisted tags and attributes, every value re-escaped, URLs limited to safe
+schemes. Scripts, styles, event handlers, `javascript:`/`data:` URLs and comments never survive.
 """
 
 from __future__ import annotations
@@ -13,8 +12,8 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 
+import nh3
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
@@ -29,7 +28,6 @@ ALLOWED_TAGS = frozenset({
     "s", "samp", "span", "strike", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot",
     "th", "thead", "tr", "tt", "u", "ul", "var",
 })
-VOID_TAGS = frozenset({"br", "hr", "img"})
 # Elements dropped together with everything inside them.
 DROP_CONTENT = frozenset({
     "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "template", "noscript",
@@ -74,78 +72,29 @@ def safe_url(value: str, tag: str) -> str | None:
     return value.strip() if match.group(1).lower() in allowed else None
 
 
-class _Sanitiser(HTMLParser):
-    """Writes out only allowlisted markup; text is always re-escaped."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.open: list[str] = []
-        self.dropping: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self.dropping:
-            if tag in DROP_CONTENT:
-                self.dropping.append(tag)
-            return
-        if tag in DROP_CONTENT:
-            self.dropping.append(tag)
-            return
-        if tag not in ALLOWED_TAGS:
-            return
-        kept = []
-        allowed = GLOBAL_ATTRS | TAG_ATTRS.get(tag, frozenset())
-        for name, value in attrs:
-            if name not in allowed or value is None:
-                continue
-            if name in URL_ATTRS:
-                value = safe_url(value, tag)
-                if value is None:
-                    continue
-            rule = _VALUE_RULES.get(name)
-            if rule is not None and not rule.match(value):
-                continue
-            kept.append(f' {name}="{html.escape(value, quote=True)}"')
-        self.out.append(f"<{tag}{''.join(kept)}>")
-        if tag not in VOID_TAGS:
-            self.open.append(tag)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in VOID_TAGS and self.open and self.open[-1] == tag and not self.dropping:
-            self.handle_endtag(tag)
-        elif tag in DROP_CONTENT and self.dropping and self.dropping[-1] == tag:
-            self.dropping.pop()
-
-    def handle_endtag(self, tag: str) -> None:
-        if self.dropping:
-            if tag == self.dropping[-1]:
-                self.dropping.pop()
-            return
-        if tag not in self.open:
-            return
-        while self.open:
-            top = self.open.pop()
-            self.out.append(f"</{top}>")
-            if top == tag:
-                break
-
-    def handle_data(self, data: str) -> None:
-        if not self.dropping:
-            self.out.append(html.escape(data, quote=False))
-
-    def result(self) -> str:
-        self.close()
-        while self.open:
-            self.out.append(f"</{self.open.pop()}>")
-        return "".join(self.out)
+def _attribute_filter(tag: str, name: str, value: str) -> str | None:
+    """Per-value rules nh3's allowlists cannot say: image URL schemes, alignment, heading ids."""
+    if name in URL_ATTRS:
+        return safe_url(value, tag)
+    rule = _VALUE_RULES.get(name)
+    if rule is not None and not rule.match(value):
+        return None
+    return value
 
 
 def sanitise(fragment: str) -> str:
-    """An HTML fragment reduced to the allowlist (comments, doctypes, processing instructions dropped)."""
-    parser = _Sanitiser()
-    parser.feed(fragment)
-    return parser.result()
+    """An HTML fragment reduced to the allowlist by nh3 (Ammonia): comments dropped, elements of
+    DROP_CONTENT dropped with everything inside them, URLs limited to safe schemes."""
+    return nh3.clean(
+        fragment,
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(DROP_CONTENT),
+        attributes={"*": set(GLOBAL_ATTRS), **{tag: set(attrs) for tag, attrs in TAG_ATTRS.items()}},
+        attribute_filter=_attribute_filter,
+        url_schemes=set(LINK_SCHEMES),
+        strip_comments=True,
+        link_rel=None,
+    )
 
 
 @dataclass(frozen=True)
@@ -203,3 +152,14 @@ def render(markdown: str, options: Options) -> str:
     if options.url_mode != "RELATIVE" and options.base_url:
         _absolutise(tokens, options.base_url)
     return sanitise(md.renderer.render(tokens, md.options, {}))
+
+
+MARKDOWN_EXTENSIONS = (".md", ".markdown", ".mdown", ".mkd", ".mkdn")
+
+
+def render_file(name: str, content: str, options: Options) -> str:
+    """A repository file as HTML (`raw?markup=true`): Markdown files rendered, anything else shown as
+    escaped preformatted text."""
+    if name.lower().endswith(MARKDOWN_EXTENSIONS):
+        return render(content, options)
+    return f"<pre>{html.escape(content, quote=False)}</pre>"
