@@ -10,7 +10,8 @@ and 100,000 commits) over smart HTTP, and then times, on each:
   commits page 1     GET {R}/commits?limit=25                  git log -n 25
   commits page 100   GET {R}/commits?start=2475&limit=25       git log --skip=2475 -n 25
   browse root        GET {R}/browse                            git ls-tree -l HEAD
-  large diff         GET {R}/commits/{id}/diff                 git diff -M <parent> <id>
+  large diff         GET {R}/commits/{id}/diff                 git diff -M -U10 <parent> <id>, read up to
+                                                               10,000 content lines (culm's cap), then stopped
   branches, filter   GET {R}/branches?filterText=release&limit=25&orderBy=ALPHABETICAL | MODIFICATION
                                                                git for-each-ref refs/heads/ [--sort=-committerdate],
                                                                the first 25 names holding "release"
@@ -59,6 +60,7 @@ from gen_repo import git_env  # noqa: E402
 from measure import MIB, median  # noqa: E402
 
 LIMIT = 25
+DIFF_MAX_LINES = 10_000  # culm.git.diff.MAX_LINES, Bitbucket's page.max.diff.lines
 FILTER = "release"
 LOG_FORMAT = "%H%x00%h%x00%P%x00%an%x00%ae%x00%at%x00%cn%x00%ce%x00%ct%x00%B"
 SIZES = ("small", "big")
@@ -98,6 +100,35 @@ def _branches(by_date: bool) -> Callable[[Path], int]:
     return read
 
 
+def _diff(parent: str, commit: str) -> Callable[[Path], int]:
+    def read(repo: Path) -> int:
+        """`git diff` with culm's defaults (renames, 10 context lines), read until the cap on content lines
+        that culm and Bitbucket apply (10,000), then stopped. Returns the lines read."""
+        proc = subprocess.Popen(["git", "diff", "-M", "-U10", parent, commit, "--"], cwd=repo, env=git_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        content = lines = 0
+        in_hunk = capped = False
+        for line in proc.stdout:
+            lines += 1
+            if line.startswith(b"@@"):
+                in_hunk = True
+            elif line.startswith(b"diff --git"):
+                in_hunk = False
+            elif in_hunk and line[:1] in (b" ", b"+", b"-"):
+                content += 1
+                if content >= DIFF_MAX_LINES:
+                    capped = True
+                    break
+        proc.stdout.close()
+        if capped:
+            proc.kill()
+        if proc.wait() != 0 and not capped:
+            raise RuntimeError(f"git diff exited with {proc.returncode}")
+        return lines
+    return read
+
+
 def deep_page(commits: int) -> int:
     """The deep page to read: 100 (start=2475) on the full pair; within the larger history on smaller ones."""
     return min(100, max(2, commits // (2 * LIMIT)))
@@ -113,8 +144,7 @@ def operations(meta: dict, page: int = 100) -> list[Op]:
         Op("commits_page_1", "commits page 1", f"/commits?limit={LIMIT}", _log(0)),
         Op("commits_page_deep", f"commits page {page}", f"/commits?start={skip}&limit={LIMIT}", _log(skip)),
         Op("browse_root", "browse root", "/browse", lambda r: _git(r, "ls-tree", "-l", "-z", "HEAD").count(b"\0")),
-        Op("large_diff", "large diff", f"/commits/{big}/diff",
-           lambda r: _git(r, "diff", "-M", parent, big, "--").count(b"\n")),
+        Op("large_diff", "large diff", f"/commits/{big}/diff", _diff(parent, big)),
         Op("branches_alpha", "branches filter, by name",
            f"/branches?filterText={FILTER}&limit={LIMIT}&orderBy=ALPHABETICAL", _branches(False)),
         Op("branches_modified", "branches filter, by date",
