@@ -324,8 +324,9 @@ def run(args: argparse.Namespace, pair: tuple[gen.Spec, gen.Spec] | None = None,
     result: dict = {
         "sizes": {name: {"commits": specs[name].commits, "files": specs[name].files,
                          "branches": specs[name].branches, "big_diff_files": specs[name].big_diff_files,
-                         "big_diff_lines": specs[name].big_diff_lines, "source": str(repos[name])} for name in SIZES},
-        "runs": args.runs, "warmup": args.warmup,
+                         "big_diff_lines": specs[name].big_diff_lines, "source": str(repos[name]),
+                         "generated_s": meta[name].get("generated_s")} for name in SIZES},
+        "runs": args.runs, "warmup": args.warmup, "pack_refs": bool(getattr(args, "pack_refs", False)),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "git": client_git("--version").stdout.strip(), "load_before": _load()},
         "server": None, "push": {}, "reads": {}, "errors": [],
@@ -344,9 +345,12 @@ def run(args: argparse.Namespace, pair: tuple[gen.Spec, gen.Spec] | None = None,
                 try:
                     for name in SIZES:
                         info, targets[name] = push(culm, peer, f"content-{specs[name].commits}", repos[name])
+                        if getattr(args, "pack_refs", False):
+                            _git(targets[name], "pack-refs", "--all")
                         result["push"][name] = info
-                        print(f"pushed {specs[name].commits} commits in {info['push_s']}s "
-                              f"(to git http-backend: {info['git_http_push_s']}s)", file=sys.stderr)
+                        peer_s = info["git_http_push_s"]
+                        print(f"pushed {specs[name].commits} commits in {info['push_s']}s"
+                              + (f" (to git http-backend: {peer_s}s)" if peer_s is not None else ""), file=sys.stderr)
                 finally:
                     if peer is not None:
                         peer.close()
@@ -425,15 +429,17 @@ def header(result: dict) -> list[str]:
              f"{sizes['big']['files']:,} files, {sizes['big']['branches']:,} branches, large diff "
              f"{sizes['big']['big_diff_files']:,} files x {sizes['big']['big_diff_lines']} lines; "
              f"{result['runs']} runs after {result['warmup']} warm-ups",
-             f"culm: {result['server'] or 'not run'}",
+             f"culm: {result['server'] or 'not run'}"
+             + ("; its repositories' refs packed after the push (--pack-refs)" if result.get("pack_refs") else ""),
              f"{result['machine']['cpus']} CPUs, load average before {result['machine']['load_before']}, "
              f"after {result['machine'].get('load_after')}"]
     for name in SIZES:
         if name in result["push"]:
             p = result["push"][name]
+            peer = p.get("git_http_push_s")
             lines.append(f"push {sizes[name]['commits']:,} commits (git push --mirror over HTTP): culm {p['push_s']} s "
-                         f"(server peak RSS {p['push_peak_rss_mib']} MiB), git http-backend "
-                         f"{p.get('git_http_push_s') or '-'} s")
+                         f"(server peak RSS {p['push_peak_rss_mib']} MiB)"
+                         + (f", git http-backend {peer} s" if peer is not None else ""))
     return lines + [f"error: {e[:300]}" for e in result["errors"]]
 
 
@@ -486,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="python bench/content.py [--small] [--runs 15] [--warmup 2] [--culm-src DIR] [--git-only] "
-              "[--no-push-peer] [--json] [--keep]")
+              "[--no-push-peer] [--pack-refs] [--json] [--keep]")
     p.add_argument("--small", action="store_true",
                    help="the small pair: 2,000 vs 200 commits, 5,000 files, 500 branches, a 200-file diff")
     p.add_argument("--runs", type=int, default=15, help="timed runs of every read (median and p90 reported)")
@@ -495,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--git-only", action="store_true", help="measure the git side only (no server)")
     p.add_argument("--no-push-peer", action="store_true",
                    help="skip the push into git http-backend (the peer of the push time)")
+    p.add_argument("--pack-refs", action="store_true",
+                   help="pack the refs of culm's repositories after the push (as `git gc` would; culm does not)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (server home and log)")
     args = p.parse_args(argv)
