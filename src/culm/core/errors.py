@@ -116,3 +116,37 @@ class StaleRef(Conflict):
     """A compare-and-swap ref update lost the race: the ref moved since it was read."""
 
     exception_name = _BB + "repository.RefOutOfDateException"
+
+
+# -- pull requests --------------------------------------------------------------------------------
+class NoSuchPullRequest(NotFound):
+    exception_name = _BB + "pull.NoSuchPullRequestException"
+
+
+class PullRequestOutOfDate(Conflict):
+    exception_name = _BB + "pull.PullRequestOutOfDateException"
+
+
+class IllegalPullRequestState(Conflict):
+    exception_name = _BB + "pull.IllegalPullRequestStateException"
+
+
+class DuplicatePullRequest(Conflict):
+    exception_name = _BB + "pull.DuplicatePullRequestException"
+
+
+class EmptyPullRequest(Conflict):
+    exception_name = _BB + "pull.EmptyPullRequestException"
+
+
+class InvalidPullRequestTarget(Conflict):
+    exception_name = _BB + "pull.InvalidPullRequestTargetException"
+
+
+class InvalidPullRequestReviewers(Conflict):
+    exception_name = _BB + "pull.InvalidPullRequestReviewersException"
+
+
+class InvalidPullRequestParticipant(CulmError):
+    status = 400
+    exception_name = _BB + "pull.InvalidPullRequestParticipantException"

@@ -2,12 +2,26 @@
 
 from culm.domain.avatars.models import Avatar
 from culm.domain.base import Base
+from culm.domain.builds.models import BuildStatus, Deployment, RequiredBuildCondition
 from culm.domain.events.models import ConsumerOffset, Event
+from culm.domain.merging.models import MergeConfig, RepoPullRequestSettings
 from culm.domain.permissions.models import GlobalPermission, ProjectPermission, RepoPermission
 from culm.domain.projects.models import Project
+from culm.domain.pullrequests.models import Activity as PullRequestActivity
+from culm.domain.pullrequests.models import Counter as PullRequestCounter
+from culm.domain.pullrequests.models import Participant as PullRequestParticipant
+from culm.domain.pullrequests.models import PullRequest
+from culm.domain.pullrequests.models import Watcher as PullRequestWatcher
 from culm.domain.pushes.models import Push, PushUpdate, RefSnapshot
 from culm.domain.recent.models import RecentRepository
 from culm.domain.repos.models import Repository
+from culm.domain.reviewers.models import (
+    ReviewerCondition,
+    ReviewerConditionGroup,
+    ReviewerConditionUser,
+    ReviewerGroup,
+    ReviewerGroupUser,
+)
 from culm.domain.settings.models import SystemSetting
 from culm.domain.tokens.models import AccessToken
 from culm.domain.users.models import Group, GroupMember, LoginFailure, User, UserSetting
@@ -16,20 +30,35 @@ __all__ = [
     "AccessToken",
     "Avatar",
     "Base",
+    "BuildStatus",
+    "Deployment",
     "ConsumerOffset",
     "Event",
     "GlobalPermission",
     "Group",
     "GroupMember",
     "LoginFailure",
+    "MergeConfig",
     "Project",
+    "PullRequest",
+    "PullRequestActivity",
+    "PullRequestCounter",
+    "PullRequestParticipant",
+    "PullRequestWatcher",
     "Push",
     "PushUpdate",
     "RecentRepository",
+    "RepoPullRequestSettings",
     "RefSnapshot",
+    "RequiredBuildCondition",
     "ProjectPermission",
     "RepoPermission",
     "Repository",
+    "ReviewerCondition",
+    "ReviewerConditionGroup",
+    "ReviewerConditionUser",
+    "ReviewerGroup",
+    "ReviewerGroupUser",
     "SystemSetting",
     "User",
     "UserSetting",

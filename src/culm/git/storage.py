@@ -25,6 +25,8 @@ REPO_CONFIG = {
     "uploadpack.allowAnySHA1InWant": "false",
     "gc.auto": "0",
     "http.receivepack": "true",
+    # Server-internal refs (e.g. a fork's commit fetched for a merge) are never advertised to clients.
+    "transfer.hideRefs": "refs/culm/",
 }
 
 

@@ -1,0 +1,1 @@
+"""Pull requests: the entity, its participants and reviews, its activity stream, and its watchers."""

@@ -1,0 +1,1 @@
+"""Default reviewer conditions and reviewer groups of projects and repositories."""
