@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import ModuleType
 
 from fastapi import FastAPI
@@ -28,10 +30,32 @@ def _modules(package_name: str) -> list[ModuleType]:
     return found
 
 
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Background work of a serving process: the pull request rescoping worker (not in the CLI)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.rescope_worker:
+            from culm.api.bitbucket.rescope_view import run_pending
+            from culm.domain.pullrequests.rescope import Worker
+
+            worker = Worker(run_pending, settings.rescope_interval)
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    return lifespan
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     init_engine(settings.effective_database_url())
-    app = FastAPI(title="culm", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="culm", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=_lifespan(settings))
     app.state.settings = settings
     errors.install(app)
     for package in API_PACKAGES:

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     git_bin: str = "git"
     # Where push hooks reach this node's internal API (default: loopback on `port`).
     hook_url: str | None = None
+    # The pull request rescoping worker (outbox consumer) of `culm serve`, and how often it polls.
+    rescope_worker: bool = True
+    rescope_interval: float = 3.0
 
     @property
     def shared_dir(self) -> Path:

@@ -131,6 +131,18 @@ class IllegalPullRequestState(Conflict):
     exception_name = _BB + "pull.IllegalPullRequestStateException"
 
 
+class PullRequestMergeVetoed(Conflict):
+    """A merge refused by merge checks or conflicts; the error carries `conflicted` and `vetoes`."""
+
+    exception_name = _BB + "pull.PullRequestMergeVetoedException"
+
+
+class PullRequestRebaseConflict(Conflict):
+    """A pull request rebase that hit conflicts or would leave the pull request empty (409)."""
+
+    exception_name = _BB + "scm.git.rebase.GitRebaseException"
+
+
 class DuplicatePullRequest(Conflict):
     exception_name = _BB + "pull.DuplicatePullRequestException"
 
@@ -150,3 +162,15 @@ class InvalidPullRequestReviewers(Conflict):
 class InvalidPullRequestParticipant(CulmError):
     status = 400
     exception_name = _BB + "pull.InvalidPullRequestParticipantException"
+
+
+class NoSuchComment(NotFound):
+    exception_name = _BB + "comment.NoSuchCommentException"
+
+
+class CommentOutOfDate(Conflict):
+    exception_name = _BB + "comment.CommentOutOfDateException"
+
+
+class CommentDeletion(Conflict):
+    exception_name = _BB + "comment.CommentDeletionException"

@@ -3,7 +3,10 @@
 from culm.domain.avatars.models import Avatar
 from culm.domain.base import Base
 from culm.domain.builds.models import BuildStatus, Deployment, RequiredBuildCondition
+from culm.domain.comments.models import Comment
+from culm.domain.comments.models import Reaction as CommentReaction
 from culm.domain.events.models import ConsumerOffset, Event
+from culm.domain.mergechecks.models import MergeResult as PullRequestMergeResult
 from culm.domain.merging.models import MergeConfig, RepoPullRequestSettings
 from culm.domain.permissions.models import GlobalPermission, ProjectPermission, RepoPermission
 from culm.domain.projects.models import Project
@@ -31,6 +34,8 @@ __all__ = [
     "Avatar",
     "Base",
     "BuildStatus",
+    "Comment",
+    "CommentReaction",
     "Deployment",
     "ConsumerOffset",
     "Event",
@@ -41,6 +46,7 @@ __all__ = [
     "MergeConfig",
     "Project",
     "PullRequest",
+    "PullRequestMergeResult",
     "PullRequestActivity",
     "PullRequestCounter",
     "PullRequestParticipant",

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from culm.api.bitbucket.render import repo_json, user_json
+from culm.domain.mergechecks import checks
 from culm.domain.projects.models import Project
 from culm.domain.pullrequests import activities, queries
 from culm.domain.pullrequests.models import Activity, Participant, PullRequest
@@ -29,6 +30,7 @@ class PullRequestView:
         self.base = base
         self._users: dict[int, User | None] = {}
         self._repos: dict[int, dict[str, Any]] = {}
+        self._counts: dict[int, dict[str, int]] = {}
 
     # -- building blocks ------------------------------------------------------------------------
     def user(self, user: User) -> dict[str, Any]:
@@ -101,12 +103,29 @@ class PullRequestView:
         body["reviewers"] = [self.participant(p) for p in rows if p.role == "REVIEWER"]
         body["participants"] = [self.participant(p) for p in rows if p.role == "PARTICIPANT"]
         if with_properties:
-            props: dict[str, Any] = {"resolvedTaskCount": 0, "commentCount": 0, "openTaskCount": 0}
+            counts = self.comment_counts(pr)
+            props: dict[str, Any] = {"resolvedTaskCount": counts["resolvedTaskCount"],
+                                     "commentCount": counts["commentCount"], "openTaskCount": counts["openTaskCount"]}
             if pr.merge_commit:
                 props["mergeCommit"] = {"id": pr.merge_commit, "displayId": pr.merge_commit[:11]}
             body["properties"] = props
         body["links"] = {"self": [{"href": self.link(pr)}]}
+        if with_properties:
+            merge_result = checks.merge_result(self.session, pr)  # the last merge check's outcome, listed first
+            if merge_result is not None:
+                body["properties"] = {"mergeResult": merge_result, **body["properties"]}
         return body
+
+    def comment_counts(self, pr: PullRequest) -> dict[str, int]:
+        """Comment and task counts. The first pull request asked for loads the counts of every pull
+        request of the session (a page is loaded before it is rendered): one query per page."""
+        if pr.id not in self._counts:
+            from culm.domain.comments.service import pr_counts
+
+            loaded = {o.id for o in self.session.identity_map.values()
+                      if isinstance(o, PullRequest) and o.id is not None} - self._counts.keys()
+            self._counts.update(pr_counts(self.session, sorted(loaded | {pr.id})))
+        return self._counts[pr.id]
 
     def activity(self, row: Activity) -> dict[str, Any]:
         """RestPullRequestActivity: id, createdDate, user, action, plus the action's own fields."""

@@ -13,6 +13,7 @@ from culm.core import hook_secret
 from culm.core.security import constant_time_equals
 from culm.domain.permissions import levels as L
 from culm.domain.permissions.service import Principal
+from culm.domain.pullrequests import rescope
 from culm.domain.pushes import service as pushes
 from culm.domain.repos.models import Repository
 from culm.domain.tokens.models import AccessToken
@@ -86,4 +87,5 @@ def post_receive(request: Request, body: dict = Depends(json_body), session: Ses
         user_id = None
     pushes.confirm(session, str(token)[:64], repo_id, user_id,
                    pushes.parse_updates(body.get("updates") or []))
+    rescope.schedule(session)  # the worker rescopes pull requests after commit; nothing heavy here
     return JSONResponse({"accepted": True, "messages": []})

@@ -30,6 +30,8 @@ from culm.domain.pullrequests.refs import not_archived
 from culm.domain.pullrequests.review import caller, reviewer_ids, set_reviewers
 from culm.domain.pushes import service as pushes
 from culm.domain.repos.models import Repository
+from culm.domain.reviewers.service import default_reviewers
+from culm.domain.users.models import User
 from culm.git import pullrequests as gitpr
 
 OUT_OF_DATE = "You are attempting to modify a pull request based on out-of-date information."
@@ -160,12 +162,27 @@ def create(session: Session, view: View, who: Principal, target: Repository, bod
     session.add(Participant(pull_request_id=pr.id, user_id=user.id, role="AUTHOR", status="UNAPPROVED"))
     session.flush()
     set_reviewers(session, pr, target, reviewers, user, view=view)
+    _add_default_reviewers(session, pr, target, user)
     for uid in {user.id, *reviewer_ids(session, pr)}:
         session.add(Watcher(pull_request_id=pr.id, user_id=uid))
     record_activity(session, pr, "OPENED", user.id)
     session.flush()
     emit(session, view, "pr:opened", pr, user)
     return pr
+
+
+def _add_default_reviewers(session: Session, pr: PullRequest, target: Repository, author: User) -> None:
+    """The default reviewers of every matching condition join the new pull request (never its author,
+    nor anyone who cannot read the target repository), as Bitbucket does on creation."""
+    present = {p.user_id for p in session.scalars(select(Participant).where(Participant.pull_request_id == pr.id))}
+    for reviewer in default_reviewers(session, target, pr.from_ref, pr.to_ref):
+        if reviewer.id == author.id or reviewer.id in present or not reviewer.active:
+            continue
+        if Principal(user=reviewer).repo_level(session, target) < L.READ:
+            continue
+        session.add(Participant(pull_request_id=pr.id, user_id=reviewer.id, role="REVIEWER", status="UNAPPROVED"))
+        present.add(reviewer.id)
+    session.flush()
 
 
 def update(session: Session, view: View, who: Principal, pr: PullRequest, target: Repository,

@@ -30,6 +30,9 @@ def apply(session: Session, repo: Repository, actor_id: int | None, ref: str, ol
         raise StaleRef(f"'{ref}' was changed by someone else; reload it and try again.", context="ref")
     update = RefUpdate(ref, old, new)
     pushes.record_server_change(session, repo.id, actor_id, [update])
+    from culm.domain.pullrequests import rescope  # late: pull requests build on ref writes
+
+    rescope.schedule(session)  # rescope affected pull requests once this commits
     return update
 
 

@@ -1,0 +1,1 @@
+"""Merge checks of pull requests (what vetoes a merge) and merging a pull request."""
