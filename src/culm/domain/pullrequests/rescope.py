@@ -32,6 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from culm.domain.base import now_ms
+from culm.domain.comments import anchors
 from culm.domain.events import service as events
 from culm.domain.events.models import ConsumerOffset, Event
 from culm.domain.pullrequests.activities import View, emit, record_activity
@@ -51,9 +52,9 @@ POLL_SECONDS = 3.0
 # Commits listed in a RESCOPED activity's `added`/`removed` (`total` counts them all).
 ACTIVITY_COMMITS = 25
 
-# Called after a pull request was rescoped (still OPEN, new commits stored), in the same transaction.
-# The comment re-anchoring (`culm.domain.comments.anchors.reanchor`) registers here.
-AFTER_RESCOPE: list[Callable[[Session, PullRequest], None]] = []
+# Called after a pull request was rescoped (still OPEN, new commits stored), in the same transaction:
+# comments anchored to lines that left the diff become orphaned, the others follow the new commits.
+AFTER_RESCOPE: list[Callable[[Session, PullRequest], None]] = [anchors.reanchor]
 
 
 class RescopeView(View, Protocol):
