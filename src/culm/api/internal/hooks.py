@@ -18,6 +18,7 @@ from culm.domain.pushes import service as pushes
 from culm.domain.repos.models import Repository
 from culm.domain.tokens.models import AccessToken
 from culm.domain.users.models import User
+from culm.git import maintenance, storage
 
 router = APIRouter()
 BASE = "/rest/internal/latest/hooks"
@@ -87,5 +88,7 @@ def post_receive(request: Request, body: dict = Depends(json_body), session: Ses
         user_id = None
     pushes.confirm(session, str(token)[:64], repo_id, user_id,
                    pushes.parse_updates(body.get("updates") or []))
+    if repo_id and session.get(Repository, repo_id) is not None:
+        maintenance.pack_refs_if_many(storage.repo_dir(repo_id))  # rare: only once many loose refs piled up
     rescope.schedule(session)  # the worker rescopes pull requests after commit; nothing heavy here
     return JSONResponse({"accepted": True, "messages": []})
