@@ -173,3 +173,19 @@ def test_bad_specs_are_rejected_with_line(text: str, expected: str) -> None:
 def test_all_errors_reported_together() -> None:
     errors = _errors(HEAD + "J:\n  tasks: [compile]\n  colour: red\nother-job: {}\n")
     assert len(errors) >= 3
+
+
+def test_alias_bomb_and_recursive_anchor_are_refused() -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for i, name in enumerate("bcdefg"):
+        prev = "abcdefg"[i]
+        bomb += f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]\n"
+    assert any("too large" in e for e in _errors(HEAD + "J: {tasks: [clean]}\nother:\n  " +
+                                                 bomb.replace("\n", "\n  ")))
+    assert any("too large" in e for e in _errors(HEAD + "J: {tasks: [clean]}\nother: &r [*r]\n"))
+
+
+def test_anchors_are_allowed() -> None:
+    text = HEAD.replace("[J]", "[J, K]") + "J: &job {tasks: [clean]}\nK: *job\n"
+    plans = parse(text)
+    assert [j["name"] for j in plans[0]["stages"][0]["jobs"]] == ["J", "K"]

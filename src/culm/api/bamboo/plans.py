@@ -26,6 +26,7 @@ from culm.domain.permissions.service import Principal, require_global
 router = APIRouter()
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_PAGE = 25
+MAX_SPECS_BYTES = 1 << 20
 
 
 def error(status: int, messages: list[str], field_errors: dict[str, list[str]] | None = None) -> JSONResponse:
@@ -220,6 +221,8 @@ async def import_plan(request: Request) -> Response:
     session, who = _caller(request)
     require_global(session, who, L.G_ADMIN)
     raw = await request.body()
+    if len(raw) > MAX_SPECS_BYTES:
+        raise service.Invalid(f"The specs are too large (more than {MAX_SPECS_BYTES} bytes).")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -45,6 +45,25 @@ class SpecsInvalid(Exception):
 
 
 _constructor = yaml.SafeLoader("")
+# Nodes visited with aliases expanded: anchors are legitimate, but an alias bomb (or a recursive anchor)
+# must fail here rather than when the spec is stored as JSON.
+MAX_NODES = 20000
+
+
+def _within_budget(documents: list[Node]) -> bool:
+    budget = MAX_NODES
+    stack: list[Node] = list(documents)
+    while stack:
+        node = stack.pop()
+        budget -= 1
+        if budget < 0:
+            return False
+        if isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+    return True
 
 
 def _line(node: Node) -> int:
@@ -525,6 +544,9 @@ def parse(text: str) -> list[dict[str, Any]]:
         raise SpecsInvalid([SpecError(f"malformed YAML: {exc}", None)]) from None
     except (ValueError, RecursionError):
         raise SpecsInvalid([SpecError("malformed YAML", None)]) from None
+    if not _within_budget([d for d in documents if d is not None]):
+        raise SpecsInvalid([SpecError(f"the specs are too large (more than {MAX_NODES} values once aliases are "
+                                      "expanded)", None)])
     plans: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for doc in documents:
