@@ -172,6 +172,9 @@ def test_not_found_and_auth(server, admin, imported) -> None:  # type: ignore[no
     assert admin.post(B + "/plan/MARS-NOPE/enable").status_code == 404
     assert admin.get(B + "/plan", params={"max-result": "x"}, headers=J).status_code == 400
     before = _snapshot(admin)
+    big = admin.post(B + "/import/plan", content=SPECS + "#" * (1 << 20), headers=J)
+    assert big.status_code == 400 and "too large" in big.json()["errors"][0]
+    assert admin.post(B + "/import/plan", content=b"version: 2\n\xff\xfe", headers=J).status_code == 400
     with httpx.Client(base_url=server.url) as anon:
         assert anon.get(B + "/plan", headers=J).status_code == 401
         assert anon.post(B + "/import/plan", content=SPECS).status_code == 401
