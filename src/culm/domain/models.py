@@ -2,6 +2,7 @@
 
 from culm.domain.automerge.models import AutoMergeRequest
 from culm.domain.avatars.models import Avatar
+from culm.domain.bamboo.models import BambooPlan, BambooProject
 from culm.domain.base import Base
 from culm.domain.builds.models import BuildStatus, Deployment, RequiredBuildCondition
 from culm.domain.comments.models import Comment
@@ -35,6 +36,8 @@ __all__ = [
     "AutoMergeRequest",
     "AccessToken",
     "Avatar",
+    "BambooPlan",
+    "BambooProject",
     "Base",
     "BuildStatus",
     "Comment",

@@ -1,0 +1,1 @@
+"""Bamboo-compatible CI: plans from Bamboo Specs (YAML version 2)."""
