@@ -239,6 +239,16 @@ def commit_file(work: Path, name: str, text: str, message: str | None = None) ->
     return git("rev-parse", "HEAD", cwd=work).stdout.strip()
 
 
+def pushed_repo(server: LiveServer, client: httpx.Client, key: str, slug: str, work: Path,
+                files: list[tuple[str, str]]) -> list[str]:
+    """Create a repository, commit `files` (name, text) one commit each on `main`, push; the commit ids."""
+    create_repo(client, key, slug)
+    git("init", "-q", "-b", "main", str(work))
+    commits = [commit_file(work, name, text) for name, text in files]
+    git("push", "-q", cred_url(server, f"/scm/{key}/{slug}.git", *ADMIN), "main", cwd=work)
+    return commits
+
+
 def refs_changed_events(server: LiveServer, repo_id: int) -> list[dict]:
     """The `repo:refs_changed` outbox events of a repository, oldest first, as {id, actorId, changes...}."""
     import json

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from atlassian import Bitbucket
 
-from support import ADMIN, USER_PASSWORD, LiveServer, commit_file, create_repo, create_user, cred_url, git, grant_repo
+from support import ADMIN, USER_PASSWORD, LiveServer, create_user, grant_repo, pushed_repo
 
 KEY = "BS"
 SLUG = "built"
@@ -29,13 +29,8 @@ class Built:
 
 @pytest.fixture(scope="module")
 def built(server: LiveServer, admin, tmp_path_factory: pytest.TempPathFactory) -> Built:
-    create_repo(admin, KEY, SLUG)
-    work = tmp_path_factory.mktemp("built")
-    git("init", "-q", "-b", "main", str(work))
-    c1 = commit_file(work, "a.txt", "one\n")
-    c2 = commit_file(work, "b.txt", "two\n")
-    git("push", "-q", cred_url(server, f"/scm/{KEY}/{SLUG}.git", *ADMIN), "main", cwd=work)
-    return Built(c1, c2)
+    return Built(*pushed_repo(server, admin, KEY, SLUG, tmp_path_factory.mktemp("built"),
+                             [("a.txt", "one\n"), ("b.txt", "two\n")]))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from support import ADMIN, USER_PASSWORD, LiveServer, commit_file, create_repo, create_user, cred_url, git, grant_repo
+from support import USER_PASSWORD, LiveServer, create_user, grant_repo, pushed_repo
 
 KEY = "DP"
 SLUG = "deployed"
@@ -24,13 +24,8 @@ class Repo:
 
 @pytest.fixture(scope="module")
 def repo(server: LiveServer, admin, tmp_path_factory: pytest.TempPathFactory) -> Repo:
-    create_repo(admin, KEY, SLUG)
-    work = tmp_path_factory.mktemp("deployed")
-    git("init", "-q", "-b", "main", str(work))
-    c1 = commit_file(work, "a.txt", "one\n")
-    c2 = commit_file(work, "b.txt", "two\n")
-    git("push", "-q", cred_url(server, f"/scm/{KEY}/{SLUG}.git", *ADMIN), "main", cwd=work)
-    return Repo(c1, c2)
+    return Repo(*pushed_repo(server, admin, KEY, SLUG, tmp_path_factory.mktemp("deployed"),
+                             [("a.txt", "one\n"), ("b.txt", "two\n")]))
 
 
 @pytest.fixture(scope="module")

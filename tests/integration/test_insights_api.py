@@ -11,7 +11,18 @@ import httpx
 import pytest
 from atlassian import Bitbucket
 
-from support import ADMIN, USER_PASSWORD, LiveServer, commit_file, create_repo, create_user, cred_url, git, grant_repo
+from support import (
+    ADMIN,
+    USER_PASSWORD,
+    LiveServer,
+    commit_file,
+    create_repo,
+    create_user,
+    cred_url,
+    git,
+    grant_repo,
+    pushed_repo,
+)
 
 KEY = "INS"
 SLUG = "insighted"
@@ -26,13 +37,8 @@ class Repo:
 
 @pytest.fixture(scope="module")
 def repo(server: LiveServer, admin, tmp_path_factory: pytest.TempPathFactory) -> Repo:
-    create_repo(admin, KEY, SLUG)
-    work = tmp_path_factory.mktemp("ins")
-    git("init", "-q", "-b", "main", str(work))
-    c1 = commit_file(work, "a.txt", "one\n")
-    c2 = commit_file(work, "src/b.py", "two\n")
-    git("push", "-q", cred_url(server, f"/scm/{KEY}/{SLUG}.git", *ADMIN), "main", cwd=work)
-    return Repo(c1, c2)
+    return Repo(*pushed_repo(server, admin, KEY, SLUG, tmp_path_factory.mktemp("ins"),
+                             [("a.txt", "one\n"), ("src/b.py", "two\n")]))
 
 
 @pytest.fixture(scope="module")
