@@ -2,7 +2,19 @@
 
 from culm.domain.automerge.models import AutoMergeRequest
 from culm.domain.avatars.models import Avatar
-from culm.domain.bamboo.models import BambooPlan, BambooProject
+from culm.domain.bamboo.models import (
+    BambooAgent,
+    BambooArtifact,
+    BambooFavourite,
+    BambooJobResult,
+    BambooPlan,
+    BambooProject,
+    BambooResult,
+    BambooResultComment,
+    BambooStageResult,
+    BambooTestResult,
+    BambooVariable,
+)
 from culm.domain.base import Base
 from culm.domain.builds.models import BuildStatus, Deployment, RequiredBuildCondition
 from culm.domain.comments.models import Comment
@@ -36,8 +48,17 @@ __all__ = [
     "AutoMergeRequest",
     "AccessToken",
     "Avatar",
+    "BambooAgent",
+    "BambooArtifact",
+    "BambooFavourite",
+    "BambooJobResult",
     "BambooPlan",
     "BambooProject",
+    "BambooResult",
+    "BambooResultComment",
+    "BambooStageResult",
+    "BambooTestResult",
+    "BambooVariable",
     "Base",
     "BuildStatus",
     "Comment",
