@@ -345,9 +345,12 @@ def changes_json(ctx: Ctx, result: BambooResult, asked: Any) -> dict[str, Any]:
 
 
 def artifact_json(ctx: Ctx, rkey: str, producer: str, artifact: BambooArtifact) -> dict[str, Any]:
+    """`rkey` is the plan result key, `producer` the job's plan key (`PROJ-PLAN-JOB1`)."""
     href = f"{ctx.base}/bamboo/browse/{rkey}/artifact/shared/{quote(artifact.name)}/"
     if not artifact.shared:
-        href = f"{ctx.base}/bamboo/browse/{producer}/artifact/{quote(artifact.name)}/"
+        job = producer.rsplit("-", 1)[1]
+        number = rkey.rsplit("-", 1)[1]
+        href = f"{ctx.base}/bamboo/browse/{producer}-{number}/artifact/{job}/{quote(artifact.name)}/"
     return {"name": artifact.name, "link": {"href": href, "rel": "self"}, "producerJobKey": producer,
             "shared": artifact.shared, "size": artifact.size, "prettySizeDescription": pretty_size(artifact.size)}
 
