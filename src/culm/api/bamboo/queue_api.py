@@ -98,7 +98,7 @@ async def queue(request: Request) -> Response:
     else:
         builds = render.collapsed(total)
     data = {"expand": "queuedBuilds", "link": render.link(request, "queue"), "queuedBuilds": builds}
-    return render.respond(request, "queue", data, attributes=rr.ATTRIBUTES)
+    return rr.respond(request, "queue", data)
 
 
 def _plan_for_trigger(session: Session, raw: str) -> tuple[BambooProject, BambooPlan]:
@@ -142,8 +142,7 @@ async def _trigger(request: Request) -> Response:
                                variables=variables, stage=stage or None, execute_all_stages=execute_all)
     session.flush()
     ctx = rr.Ctx(request, session)
-    return render.respond(request, "restQueuedBuild", rr.queued_json(ctx, project, plan, result, True),
-                          attributes=rr.ATTRIBUTES)
+    return rr.respond(request, "restQueuedBuild", rr.queued_json(ctx, project, plan, result, True))
 
 
 async def _continue(request: Request) -> Response:
@@ -161,8 +160,7 @@ async def _continue(request: Request) -> Response:
                                       variables=variables, user_id=who.user.id if who.user else None)
     session.flush()
     ctx = rr.Ctx(request, session)
-    return render.respond(request, "restQueuedBuild", rr.queued_json(ctx, project, plan, result, True),
-                          attributes=rr.ATTRIBUTES)
+    return rr.respond(request, "restQueuedBuild", rr.queued_json(ctx, project, plan, result, True))
 
 
 def stop_key(session: Session, who: Any, raw: str) -> None:

@@ -76,7 +76,7 @@ async def comments(request: Request) -> Response:
     start, limit = _paging(request)
     data = {"expand": "comments", "link": render.link(request, f"result/{raw}/comment"),
             "comments": rr.comments_list(ctx, result, start, limit)}
-    return render.respond(request, "comments", data, attributes=rr.ATTRIBUTES)
+    return rr.respond(request, "comments", data)
 
 
 @route("/result/{key}/comment/{commentId}", "DELETE")
@@ -90,9 +90,7 @@ async def delete_comment(request: Request) -> Response:
     if comment is None:
         raise service.NotFound(f"Comment {raw_id} not found")
     if who.user is None or (comment.author_id != who.user.id and who.effective_global(session) < L.G_ADMIN):
-        from culm.domain.permissions.service import deny
-
-        raise deny(who)
+        raise rr.forbidden()
     session.delete(comment)
     return Response(status_code=204)
 
@@ -114,7 +112,7 @@ async def labels(request: Request) -> Response:
     start, limit = _paging(request)
     data = {"expand": "labels", "link": render.link(request, f"result/{raw}/label"),
             "labels": rr.labels_list(result, start, limit)}
-    return render.respond(request, "labels", data, attributes=rr.ATTRIBUTES)
+    return rr.respond(request, "labels", data)
 
 
 @route("/result/{key}/label/{labelName}", "DELETE")

@@ -118,7 +118,7 @@ def _respond_list(request: Request, ctx: rr.Ctx, rows: list[tuple[Any, ...]], to
             items.append(rr.job_json(ctx, project, plan, result, None, job, wanted))
     data = {"expand": "results", "link": render.link(request, self_path),
             "results": {"expand": "result", **render.collection("result", items, total, start, len(items))}}
-    return render.respond(request, "results", data, attributes=rr.ATTRIBUTES)
+    return rr.respond(request, "results", data)
 
 
 def _latest_per_plan(session: Session, f: Filters, start: int, limit: int, project_id: int | None = None
@@ -183,7 +183,7 @@ async def status(request: Request) -> Response:
                              .order_by(BambooResult.number.desc()).limit(10)).all()
     average = sum(c - s for s, c in recent) // len(recent) if recent else 0
     data = rr.status_json(rr.Ctx(request, session), project, plan, result, average, render.expands(request))
-    return render.respond(request, "status", data, attributes=rr.ATTRIBUTES)
+    return rr.respond(request, "status", data)
 
 
 async def _by_changeset(request: Request, checkout_only: bool) -> Response:
@@ -285,4 +285,4 @@ async def _one(request: Request, raw: str) -> Response:
         data = rr.result_json(ctx, project, plan, result, wanted)
     else:
         data = rr.job_json(ctx, project, plan, result, None, job, wanted, log_page=_log_page(request))
-    return render.respond(request, "result", data, attributes=rr.ATTRIBUTES)
+    return rr.respond(request, "result", data)

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from culm.api.bamboo import render
 from culm.api.urls import base_url
 from culm.core.config import get_settings
+from culm.core.errors import Forbidden, PermissionDenied
 from culm.domain.bamboo import service
 from culm.domain.bamboo.models import (
     BambooArtifact,
@@ -284,7 +285,9 @@ def _times(result_like: Any, now: int) -> dict[str, Any]:
         out["buildDurationInSeconds"] = duration // 1000
         out["buildDuration"] = duration
         out["buildDurationDescription"] = duration_description(duration)
-    out["buildRelativeTime"] = relative(completed if completed is not None else started or queued, now)
+    when = relative(completed if completed is not None else started or queued, now)
+    if when is not None:
+        out["buildRelativeTime"] = when
     if queued is not None:
         out["queueStartedTime"] = iso(queued)
         out["prettyQueueStartedTime"] = pretty(queued)
@@ -311,7 +314,8 @@ def change_json(ctx: Ctx, result: BambooResult, change: dict[str, Any], with_fil
     author = change.get("author") or ""
     out: dict[str, Any] = {"expand": "files", "author": author, "userName": change.get("userName") or author,
                            "fullName": author, "changesetId": change.get("id", ""),
-                           "comment": change.get("message", ""), "date": change.get("date")}
+                           "comment": change.get("message", ""),
+                           "date": iso(change["date"]) if isinstance(change.get("date"), int) else change.get("date")}
     repo = _repo_coordinates(ctx, result.repository_id)
     if repo is not None:
         out["commitUrl"] = f"{ctx.base}/projects/{repo[0]}/repos/{repo[1]}/commits/{change.get('id', '')}"
@@ -409,7 +413,7 @@ def vcs_json(ctx: Ctx, result: BambooResult, asked: bool) -> dict[str, Any]:
     if not asked:
         return render.collapsed(1)
     repo = _repo_coordinates(ctx, result.repository_id)
-    item = {"repositoryId": result.repository_id, "repositoryName": repo[2] if repo else "",
+    item = {"repositoryId": str(result.repository_id), "repositoryName": repo[2] if repo else "",
             "vcsRevisionKey": result.revision}
     return render.collection("vcsRevision", [item], 1, 0, 1)
 
@@ -597,7 +601,7 @@ def tests_json(ctx: Ctx, job: BambooJobResult, wanted: set[str], prefix: str) ->
 
 def test_json(test: BambooTestResult, with_errors: bool) -> dict[str, Any]:
     errors = list(test.errors or [])
-    out: dict[str, Any] = {"testCaseId": test.id, "className": test.class_name, "methodName": test.method_name,
+    out: dict[str, Any] = {"testCaseId": str(test.id), "className": test.class_name, "methodName": test.method_name,
                            "status": test.status, "duration": test.duration_ms,
                            "durationInSeconds": test.duration_ms // 1000}
     if with_errors:
@@ -761,7 +765,29 @@ def require_build(session: Session, who: Any, plan: BambooPlan) -> None:
         master = session.get(BambooPlan, plan.master_id)
         repo_id = master.repository_id if master is not None else None
     repo = session.get(Repository, repo_id) if repo_id is not None else None
-    if repo is None or who.effective_global(session) >= L.G_ADMIN:
-        require_global(session, who, L.G_ADMIN)
-        return
-    require_repo(session, who, repo, L.WRITE)
+    try:
+        if repo is None or who.effective_global(session) >= L.G_ADMIN:
+            require_global(session, who, L.G_ADMIN)
+            return
+        require_repo(session, who, repo, L.WRITE)
+    except PermissionDenied:
+        raise forbidden() from None
+
+
+def forbidden() -> Forbidden:
+    """Bamboo answers 403 (not Bitbucket's 401) to a logged-in user without the permission."""
+    return Forbidden("You do not have permission to do this: you need write access to the plan's repository "
+                     "(administrators for plans without one).")
+
+
+def _strip_none(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _strip_none(v) for k, v in data.items() if v is not None}
+    if isinstance(data, list):
+        return [_strip_none(v) for v in data]
+    return data
+
+
+def respond(request: Request, root: str, data: dict[str, Any], status: int = 200) -> Any:
+    """render.respond with the result entities' XML attributes; absent values are left out (never null)."""
+    return render.respond(request, root, _strip_none(data), status, attributes=ATTRIBUTES)
