@@ -48,7 +48,7 @@ ATTRIBUTES: dict[str, set[str]] = {
     "status": {"expand", "key"},
     "queue": {"expand"},
     "testResult": {"testCaseId", "className", "methodName", "status"},
-    "stage": {"expand", "id", "name", "lifeCycleState", "state"},
+    "stage": {"expand"},  # the seed's status XML: <stage><name>...</name>...
 }
 PLAN_RESULT_EXPAND = "changes,metadata,plan,vcsRevisions,artifacts,comments,labels,jiraIssues,stages"
 JOB_RESULT_EXPAND = "changes,testResults,metadata,plan,vcsRevisions,artifacts,comments,labels,jiraIssues,logEntries"
