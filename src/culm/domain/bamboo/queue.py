@@ -52,8 +52,10 @@ def schedule_wake(session: Session) -> None:
         s.info.pop("bamboo_wake_scheduled", None)
         work_available.set()
 
-    def _after_rollback(s: Session) -> None:
+    def _after_rollback(s: Session, _previous: object = None) -> None:
         s.info.pop("bamboo_wake_scheduled", None)
+        if sa_event.contains(s, "after_commit", _after_commit):
+            sa_event.remove(s, "after_commit", _after_commit)
 
     sa_event.listen(session, "after_commit", _after_commit, once=True)
     sa_event.listen(session, "after_soft_rollback", _after_rollback, once=True)
