@@ -556,3 +556,157 @@ def test_storage_paths(maker: sessionmaker[Session], server: LiveServer) -> None
         with pytest.raises(ValueError):
             storage.log_path(bad)
     assert storage.artifact_dir(BambooArtifact(id=7, path="7")) == storage.artifact_root() / "7"
+
+
+# -- more edges --------------------------------------------------------------------------------------------------------
+ARTIFACTS = """\
+---
+version: 2
+plan: {project-key: ENGP, key: ARTS, name: Artifacts}
+stages:
+  - Make: [Maker]
+  - Use: [User]
+Maker:
+  key: MAKER
+  tasks: [{script: [echo hi > out.txt]}]
+  artifacts:
+    - {name: out, pattern: out.txt, shared: true}
+  requirements: [{suite: ARTS}]
+User:
+  key: USER
+  artifact-subscriptions: [{artifact: out, destination: got}]
+  tasks:
+    - artifact-download: {artifacts: [{name: out}]}
+    - script: [cat got/out.txt]
+  requirements: [{suite: ARTS}]
+"""
+
+
+def test_artifacts_flow_to_later_stages(maker: sessionmaker[Session]) -> None:
+    from culm.domain.bamboo import storage
+    from culm.domain.bamboo.models import BambooArtifact
+
+    plan_id = make_plan(maker, ARTIFACTS)
+    agent = make_agent(maker, "ARTS")
+    enqueue(maker, plan_id)
+    made = claim(maker, agent)
+    assert made is not None and made.artifacts[0]["name"] == "out"
+    with maker() as s:
+        row = queue.add_artifact(s, made.job_result_id, made.claim_token, "out", True)
+        assert row.path == str(row.id) and storage.artifact_dir(row) == storage.artifact_root() / str(row.id)
+        with pytest.raises(Invalid):
+            queue.add_artifact(s, made.job_result_id, made.claim_token, "", True)
+        with pytest.raises(NotFound):
+            queue.add_artifact(s, made.job_result_id, "f" * 32, "x", True)
+        again = queue.add_artifact(s, made.job_result_id, made.claim_token, "out", True)  # a re-upload replaces
+        assert again.id == row.id
+        s.commit()
+        art_id = row.id
+    finish(maker, made, artifacts=[{"name": "out", "shared": True, "size": 3, "fileCount": 1, "artifact_id": art_id}])
+    with maker() as s:
+        art = s.get(BambooArtifact, art_id)
+        assert art is not None and (art.size, art.file_count) == (3, 1)
+    used = claim(maker, agent)
+    assert used is not None
+    assert used.subscriptions == [{"name": "out", "destination": "got", "artifact_id": art_id}]
+    assert used.tasks[0]["artifacts"][0]["artifact_id"] == art_id
+    finish(maker, used)
+
+
+def test_stop_one_job_by_its_key(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("STOPJ", [("Build", {}, ["A", "B"]), ("Later", {}, ["C"])]))
+    agent = make_agent(maker, "STOPJ")
+    result_id = enqueue(maker, plan_id)
+    with maker() as s:
+        with pytest.raises(NotFound):
+            builds.stop(s, s.get(BambooResult, result_id), "NOPE")  # type: ignore[arg-type]
+        builds.stop(s, s.get(BambooResult, result_id), "ENGP-STOPJ-B-1")  # type: ignore[arg-type]
+        s.commit()
+    st = state(maker, result_id)
+    assert st["jobs"]["B"] == ("NotBuilt", "Unknown") and st["jobs"]["A"] == ("Queued", "Unknown")
+    assert run_one(maker, agent).job_key == "A"
+    st = state(maker, result_id)
+    assert (st["life"], st["state"]) == ("Finished", "Failed") and st["jobs"]["C"] == ("NotBuilt", "Unknown")
+
+
+def test_rerun_of_a_failed_manual_stage_does_not_pause_again(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("RMAN", [("Build", {}, ["A"]), ("Deploy", {"manual": True}, ["D"])]))
+    agent = make_agent(maker, "RMAN")
+    result_id = enqueue(maker, plan_id, stage="Deploy")
+    run_one(maker, agent)
+    run_one(maker, agent, ok=False)
+    assert state(maker, result_id)["state"] == "Failed"
+    with maker() as s:
+        builds.continue_build(s, s.get(BambooResult, result_id), stage=None,  # type: ignore[arg-type]
+                              execute_all_stages=False, variables={}, user_id=None)
+        s.commit()
+    assert run_one(maker, agent).job_key == "D"
+    assert state(maker, result_id)["state"] == "Successful"
+
+
+def test_claim_skips_many_jobs_it_cannot_run(maker: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(queue, "CLAIM_WINDOW", 2)
+    other = make_plan(maker, spec("SKIPO", [("Build", {}, ["A", "B", "C"])]))
+    mine = make_plan(maker, spec("SKIPM", [("Build", {}, ["A"])]))
+    others = [enqueue(maker, other) for _ in range(2)]
+    result_id = enqueue(maker, mine)
+    got = claim(maker, make_agent(maker, "SKIPM"))
+    assert got is not None and got.result_key == "ENGP-SKIPM-1"
+    finish(maker, got)
+    assert state(maker, result_id)["state"] == "Successful"
+    with maker() as s:
+        for r in others:
+            builds.stop(s, s.get(BambooResult, r))  # type: ignore[arg-type]
+        s.commit()
+
+
+def test_job_removed_from_plan_fails_instead_of_running(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("GONE", [("Build", {}, ["A"])]))
+    agent = make_agent(maker, "GONE")
+    result_id = enqueue(maker, plan_id)
+    make_plan(maker, spec("GONE", [("Build", {}, ["Other"])], suite="GONEX"))
+    assert claim(maker, agent) is None
+    st = state(maker, result_id)
+    assert (st["life"], st["state"]) == ("Finished", "Failed")
+    assert st["failure"]["A"] == "The job no longer exists in the plan"
+
+
+def test_reap_settles_builds_left_without_active_jobs(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("STUCK", [("Build", {}, ["A"])]))
+    result_id = enqueue(maker, plan_id)
+    with maker() as s:  # as if a crash had left the build row behind its jobs
+        job = s.scalars(select(BambooJobResult).where(BambooJobResult.result_id == result_id)).one()
+        job.life_cycle, job.state = "NotBuilt", "Unknown"
+        s.commit()
+    with maker() as s:
+        builds.reap(s, now_ms(), 60_000)
+        s.commit()
+    assert state(maker, result_id)["life"] == "NotBuilt"
+
+
+def test_stopped_after_start_posts_final_status(maker: sessionmaker[Session], repo: tuple[int, list[str]]) -> None:
+    repo_id, commits = repo
+    plan_id = make_plan(maker, spec("GITS", [("Build", {}, ["A"])]), repo_id)
+    agent = make_agent(maker, "GITS")
+    result_id = enqueue(maker, plan_id, revision=commits[1])
+    assert claim(maker, agent) is not None
+    with maker() as s:
+        assert builds.reap(s, now_ms() + 120_000, 60_000) >= 1  # requeued: started, nothing finished
+        builds.stop(s, s.get(BambooResult, result_id))  # type: ignore[arg-type]
+        s.commit()
+    assert state(maker, result_id)["life"] == "NotBuilt"
+    with maker() as s:
+        row = s.scalars(select(BuildStatus).where(BuildStatus.commit_id == commits[1],
+                                                  BuildStatus.key == "ENGP-GITS")).one()
+        assert row.state == "FAILED"
+
+
+def test_no_repository_no_status(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("NOREPO", [("Build", {}, ["A"])]))
+    result_id = enqueue(maker, plan_id, revision="abc")
+    with maker() as s:
+        r = s.get(BambooResult, result_id)
+        assert r is not None and r.revision is None and r.repository_id is None and r.changes == []
+        assert s.scalars(select(BuildStatus).where(BuildStatus.key == "ENGP-NOREPO")).all() == []
+        builds.stop(s, r)
+        s.commit()
