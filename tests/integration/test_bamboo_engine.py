@@ -710,3 +710,73 @@ def test_no_repository_no_status(maker: sessionmaker[Session]) -> None:
         assert s.scalars(select(BuildStatus).where(BuildStatus.key == "ENGP-NOREPO")).all() == []
         builds.stop(s, r)
         s.commit()
+
+
+def _threads(targets: list[Any]) -> list[BaseException]:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(targets))
+
+    def wrap(fn: Any) -> None:
+        try:
+            barrier.wait()
+            fn()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=wrap, args=(fn,)) for fn in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def test_parallel_jobs_finishing_together_advance_the_build_once(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("PAR", [("Build", {}, ["J1", "J2", "J3", "J4"]), ("Next", {}, ["N"])]))
+    agent = make_agent(maker, "PAR")
+    results = [enqueue(maker, plan_id) for _ in range(3)]
+    jobs = [claim(maker, agent) for _ in range(12)]
+    assert all(jobs) and claim(maker, agent) is None
+    assert not _threads([lambda j=j: finish(maker, j) for j in jobs])
+    for result_id in results:
+        st = state(maker, result_id)
+        assert st["jobs"]["N"] == ("Queued", "Unknown") and st["stages"][0][1:] == ("Finished", "Successful")
+    nexts = [claim(maker, agent) for _ in range(3)]
+    assert all(nexts) and claim(maker, agent) is None
+    assert not _threads([lambda j=j: finish(maker, j) for j in nexts])
+    assert {state(maker, r)["state"] for r in results} == {"Successful"}
+
+
+def test_stop_racing_claims_leaves_no_job_unaccounted(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("RACESTOP", [("Build", {}, ["J1", "J2", "J3", "J4", "J5", "J6"])]))
+    result_id = enqueue(maker, plan_id)
+    agents = [make_agent(maker, "RACESTOP") for _ in range(4)]
+    claimed: list[int] = []
+
+    def claimer(agent_id: int) -> None:
+        while (got := claim(maker, agent_id)) is not None:
+            claimed.append(got.job_result_id)
+
+    def stopper() -> None:
+        with maker() as s:
+            builds.stop(s, s.get(BambooResult, result_id))  # type: ignore[arg-type]
+            s.commit()
+
+    assert not _threads([*(lambda a=a: claimer(a) for a in agents), stopper])
+    with maker() as s:
+        rows = s.scalars(select(BambooJobResult).where(BambooJobResult.result_id == result_id)).all()
+        assert len(claimed) == len(set(claimed))
+        for row in rows:
+            if row.id in claimed:
+                assert row.life_cycle == "InProgress" and row.cancel_requested
+            else:
+                assert row.life_cycle == "NotBuilt"
+        tokens = {row.id: row.claim_token for row in rows}
+    for job_id in claimed:
+        with maker() as s:
+            assert queue.heartbeat(s, job_id, tokens[job_id] or "") is True
+            queue.finish(s, job_id, tokens[job_id] or "", successful=False, failure_reason="Stopped by user",
+                         tests=[], artifacts=[], result_variables={})
+            s.commit()
+    st = state(maker, result_id)
+    assert st["life"] == ("Finished" if claimed else "NotBuilt")
