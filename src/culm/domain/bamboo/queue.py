@@ -11,11 +11,12 @@ import re
 import secrets
 import shutil
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from culm.domain.bamboo import builds, forge_status, storage
@@ -52,8 +53,10 @@ def schedule_wake(session: Session) -> None:
         s.info.pop("bamboo_wake_scheduled", None)
         work_available.set()
 
-    def _after_rollback(s: Session) -> None:
+    def _after_rollback(s: Session, _previous: object = None) -> None:
         s.info.pop("bamboo_wake_scheduled", None)
+        if sa_event.contains(s, "after_commit", _after_commit):
+            sa_event.remove(s, "after_commit", _after_commit)
 
     sa_event.listen(session, "after_commit", _after_commit, once=True)
     sa_event.listen(session, "after_soft_rollback", _after_rollback, once=True)
@@ -198,6 +201,26 @@ def _claimed(session: Session, job: BambooJobResult, token: str, agent: BambooAg
         masked=masked, repository=_repository(session, result), timeout_seconds=timeout)
 
 
+def _candidates(session: Session, caps: dict[str, str]) -> Iterator[tuple[int, int]]:
+    """Queued jobs this agent can run, oldest first, read a window at a time."""
+    last: tuple[int, int] | None = None
+    while True:
+        query = (select(BambooJobResult.id, BambooJobResult.requirements, BambooJobResult.result_id,
+                        BambooJobResult.queued_date)
+                 .where(BambooJobResult.life_cycle == "Queued")
+                 .order_by(BambooJobResult.queued_date, BambooJobResult.id).limit(CLAIM_WINDOW))
+        if last is not None:
+            query = query.where(or_(BambooJobResult.queued_date > last[0],
+                                    and_(BambooJobResult.queued_date == last[0], BambooJobResult.id > last[1])))
+        rows = session.execute(query).all()
+        for job_id, requirements, result_id, queued in rows:
+            last = (queued or 0, job_id)
+            if match_requirements(requirements or [], caps) is None:
+                yield job_id, result_id
+        if len(rows) < CLAIM_WINDOW:
+            return
+
+
 def claim(session: Session, agent: BambooAgent) -> Claimed | None:
     """Take the oldest queued job this agent can run, or None. Safe against any number of concurrent claims."""
     if not agent.enabled:
@@ -205,12 +228,7 @@ def claim(session: Session, agent: BambooAgent) -> Claimed | None:
     now = now_ms()
     agent.last_seen = now
     caps = agent_capabilities(agent)
-    rows = session.execute(select(BambooJobResult.id, BambooJobResult.requirements, BambooJobResult.result_id)
-                           .where(BambooJobResult.life_cycle == "Queued")
-                           .order_by(BambooJobResult.queued_date, BambooJobResult.id).limit(CLAIM_WINDOW)).all()
-    for job_id, requirements, result_id in rows:
-        if match_requirements(requirements or [], caps) is not None:
-            continue
+    for job_id, result_id in _candidates(session, caps):
         token = secrets.token_hex(16)
         won = session.execute(update(BambooJobResult)
                               .where(BambooJobResult.id == job_id, BambooJobResult.life_cycle == "Queued")
@@ -225,6 +243,13 @@ def claim(session: Session, agent: BambooAgent) -> Claimed | None:
         job = session.scalars(select(BambooJobResult).where(BambooJobResult.id == job_id)
                               .execution_options(populate_existing=True)).one()
         _truncate_log(session, job)
+        plan = session.get(BambooPlan, result.plan_id)
+        if plan is None or not _job_spec(plan, job):
+            # The plan changed since the build was queued and no longer has this job: it cannot run.
+            job.life_cycle, job.state, job.claim_token = "Finished", "Failed", None
+            job.failure_reason, job.completed_date = "The job no longer exists in the plan", now
+            builds.advance(session, result)
+            continue
         first_start = result.life_cycle != "InProgress"
         if result.started_date is None:
             result.started_date = now
