@@ -93,3 +93,31 @@ def link_plan(server: LiveServer, project_key: str, plan_key: str, repo_project:
         _, repo = repos.require(session, repo_project, slug)  # type: ignore[arg-type]
         _, plan = service.plan(session, f"{project_key}-{plan_key}")  # type: ignore[arg-type]
         plan.repository_id = repo.id
+
+
+def claim_one(server: LiveServer) -> tuple[int, str, str] | None:
+    """Claim one queued job and leave it running: (job result id, claim token, job result key)."""
+    import culm.domain.models  # noqa: F401
+    from culm.domain.bamboo import queue
+
+    with server_home(server), server_db(server) as session:
+        claimed = queue.claim(session, _agent(session))
+        if claimed is None:
+            return None
+        return claimed.job_result_id, claimed.claim_token, claimed.job_result_key
+
+
+def heartbeat(server: LiveServer, job_id: int, token: str) -> bool:
+    """The engine's answer to a running job's heartbeat: True when the job must cancel."""
+    from culm.domain.bamboo import queue
+
+    with server_home(server), server_db(server) as session:
+        return queue.heartbeat(session, job_id, token, 0)
+
+
+def finish(server: LiveServer, job_id: int, token: str, successful: bool) -> None:
+    from culm.domain.bamboo import queue
+
+    with server_home(server), server_db(server) as session:
+        queue.finish(session, job_id, token, successful=successful, failure_reason=None, tests=[], artifacts=[],
+                     result_variables={})

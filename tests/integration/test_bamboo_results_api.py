@@ -10,7 +10,7 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 from atlassian import Bamboo
-from bamboo_build_support import link_plan, run_jobs
+from bamboo_build_support import claim_one, finish, heartbeat, link_plan, run_jobs
 
 from support import (
     ADMIN,
@@ -197,6 +197,10 @@ def test_job_result_and_log_entries(admin, built) -> None:  # type: ignore[no-un
 def test_log_and_artifact_downloads(server, admin, built) -> None:  # type: ignore[no-untyped-def]
     r = admin.get("/bamboo/download/MARS-ROCKET-JOB1/build_logs/MARS-ROCKET-JOB1-1.log")
     assert r.status_code == 200 and r.text == LOG and r.headers["content-type"].startswith("text/plain")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    served = admin.get("/bamboo/artifact/MARS-ROCKET/shared/build-1/wings/wings.txt")
+    assert served.headers["content-type"] == "application/octet-stream" and "sandbox" in served.headers[
+        "content-security-policy"]
     token = personal_token(server, "admin")
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}) as bearer:
         assert bearer.get("/bamboo/download/MARS-ROCKET-JOB1/build_logs/MARS-ROCKET-JOB1-1.log").text == LOG
@@ -408,6 +412,25 @@ def test_stop_and_python_client(server, admin, built) -> None:  # type: ignore[n
     assert bamboo.build_latest_result("MARS-ROCKET")["buildNumber"] == 2
     assert [x["key"] for x in bamboo.project_latest_results("MARS")] == ["MARS-LANDER-1", "MARS-ROCKET-2"]
     assert [x["key"] for x in bamboo.results("MARS", "ROCKET", build_state="Failed")] == []
+
+
+def test_stop_running_job_and_job_key(server, admin, built) -> None:  # type: ignore[no-untyped-def]
+    r = admin.post(B + "/queue/MARS-LANDER", headers=J)
+    number = r.json()["buildNumber"]
+    job_id, token, jrk = claim_one(server)
+    assert jrk == f"MARS-LANDER-JOB1-{number}"
+    running = admin.get(B + f"/result/MARS-LANDER-{number}", headers=J).json()
+    assert running["lifeCycleState"] == "InProgress" and running["state"] == "Unknown"
+    assert running["finished"] is False and running["notRunYet"] is False
+    assert admin.get(B + f"/result/status/MARS-LANDER-{number}", headers=J).json()["currentStage"] == "Default"
+    assert heartbeat(server, job_id, token) is False
+    assert admin.delete(B + f"/queue/MARS-LANDER-JOB1-{number}").status_code == 204
+    assert heartbeat(server, job_id, token) is True
+    finish(server, job_id, token, successful=True)
+    stopped = admin.get(B + f"/result/MARS-LANDER-JOB1-{number}", headers=J).json()
+    assert stopped["state"] == "Failed" and stopped["lifeCycleState"] == "Finished"
+    assert stopped["failureReason"] == "Stopped by user"
+    assert admin.get(B + f"/result/MARS-LANDER-{number}", headers=J).json()["state"] == "Failed"
 
 
 def test_xml_trigger_continue_status_and_versions(server, admin, built) -> None:  # type: ignore[no-untyped-def]

@@ -67,7 +67,9 @@ def _stream(path: Path, size: int) -> Iterator[bytes]:
 
 def _file_response(path: Path, media_type: str, filename: str | None = None) -> Response:
     size = path.stat().st_size
-    headers = {"Content-Length": str(size)}
+    # Build output is untrusted: never let a browser run it on this origin.
+    headers = {"Content-Length": str(size), "X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": "sandbox; default-src 'none'"}
     if filename:
         headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
     return StreamingResponse(_stream(path, size), media_type=media_type, headers=headers)
