@@ -77,6 +77,8 @@ def server():  # type: ignore[no-untyped-def]
     """No local agents: the test's fake agent is the only one taking jobs."""
     with live_server({"CULM_LOCAL_AGENTS": "0"}) as s:
         yield s
+        log = (s.home / "server.log").read_text(errors="replace")
+        assert "Traceback" not in log, log[-4000:]
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +178,11 @@ def test_result_xml(admin, built) -> None:  # type: ignore[no-untyped-def]
     jobs = root.find("stages/stage").findall("results/result")
     assert [j.get("key") for j in jobs] == ["MARS-ROCKET-JOB1-1", "MARS-ROCKET-TST-1"]
     assert jobs[0].find("logFiles").text.endswith("/build_logs/MARS-ROCKET-JOB1-1.log")
+    assert jobs[0].find("parent").get("rel") == "parent" and jobs[0].find("parent").get("href").endswith("-1")
+    job = ET.fromstring(admin.get(B + "/result/MARS-ROCKET-JOB1-1", params={"expand": "artifacts"}).content)
+    artifact = job.find("artifacts/artifact")
+    assert artifact.find("name").text == "wings" and artifact.find("size").text == "10"
+    assert artifact.find("shared").text == "true" and artifact.find("link").get("href").endswith("/shared/wings/")
     listing = ET.fromstring(admin.get(B + "/result/MARS-ROCKET.xml").content)
     assert listing.tag == "results" and listing.find("results").get("size") == "1"
     assert listing.find("results/result").get("key") == "MARS-ROCKET-1"
@@ -532,3 +539,4 @@ def test_bad_requests_change_nothing(server, admin, built) -> None:  # type: ign
         assert anon.get(B + "/result", headers=J).status_code == 401
         assert anon.post(B + "/queue/MARS-ROCKET", headers=J).status_code == 401
     assert _state(admin) == before
+

@@ -21,6 +21,8 @@ ATTRIBUTES: dict[str, set[str]] = {
     "stage": {"name"},
 }
 ROOT = "/bamboo/rest/api/latest"
+# Entities with a `size` (or `expand`) field of their own that is a child element, not a list attribute.
+NOT_WRAPPERS = {"artifact"}
 
 
 def wants_json(request: Request) -> bool:
@@ -51,7 +53,7 @@ def _element(name: str, data: Any, parent: ET.Element | None,
     if not isinstance(data, dict):
         elem.text = "" if data is None else _text(data)
         return elem
-    attrs = attributes.get(name, set()) | _WRAPPER
+    attrs = attributes.get(name, set()) | (set() if name in NOT_WRAPPERS else _WRAPPER)
     for key, value in data.items():
         if value is None:
             continue

@@ -42,6 +42,7 @@ ATTRIBUTES: dict[str, set[str]] = {
     "restQueuedBuild": _QUEUED_ATTRS,
     "queuedBuild": _QUEUED_ATTRS,
     "comment": {"author", "id"},
+    "parent": {"href", "rel"},
     "change": {"expand", "author", "userName", "fullName", "changesetId"},
     "item": {"key", "value"},
     "variable": {"name", "value"},
