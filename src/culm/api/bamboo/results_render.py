@@ -106,16 +106,13 @@ def _plural(n: int, unit: str) -> str:
 
 
 def duration_description(ms: int) -> str:
+    """Bamboo's `buildDurationDescription`: seconds below a minute, whole minutes above."""
     seconds = ms // 1000
     if seconds < 1:
         return "< 1 second"
     if seconds < 60:
         return _plural(seconds, "second")
-    minutes = seconds // 60
-    if minutes < 60:
-        return _plural(minutes, "minute")
-    hours, rest = divmod(minutes, 60)
-    return _plural(hours, "hour") + (f" {_plural(rest, 'minute')}" if rest else "")
+    return _plural(seconds // 60, "minute")  # S6: 20614 s is "343 minutes"
 
 
 def short_duration(ms: int) -> str:
