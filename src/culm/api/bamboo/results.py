@@ -153,8 +153,13 @@ def _plan_history(session: Session, project: BambooProject, plan: BambooPlan, f:
     return total, [(project, plan, r, j) for r, j in pairs]
 
 
-def _job_exists(plan: BambooPlan, job_key: str) -> bool:
-    return any(j.get("key") == job_key for s in (plan.spec or {}).get("stages", []) for j in s.get("jobs", []))
+def _job_exists(session: Session, plan: BambooPlan, job_key: str) -> bool:
+    """A job of the plan now, or one that ran in an earlier build (its history stays readable)."""
+    if any(j.get("key") == job_key for s in (plan.spec or {}).get("stages", []) for j in s.get("jobs", [])):
+        return True
+    return session.scalar(select(BambooJobResult.id).join(BambooResult, BambooResult.id == BambooJobResult.result_id)
+                          .where(BambooResult.plan_id == plan.id, BambooJobResult.job_key == job_key).limit(1)) \
+        is not None
 
 
 @route("/result", "GET")
@@ -261,7 +266,7 @@ async def result_or_list(request: Request) -> Response:
         total, rows = _latest_per_plan(session, f, start, limit, project.id)
         return _respond_list(request, ctx, rows, total, start, f"result/{raw}")
     project, plan = service.plan(session, key.plan_key)
-    if key.job is not None and not _job_exists(plan, key.job):
+    if key.job is not None and not _job_exists(session, plan, key.job):
         raise service.NotFound(f"Plan {raw} not found")
     total, rows = _plan_history(session, project, plan, f, start, limit, key.job)
     return _respond_list(request, ctx, rows, total, start, f"result/{raw}")
