@@ -338,6 +338,7 @@ def _reset_job(session: Session, job: BambooJobResult) -> None:
     job.blocked_reason = None
     job.queued_date = job.claimed_date = job.heartbeat_date = job.started_date = job.completed_date = None
     job.log_size = 0
+    job.attempt = 0  # a rerun may again be requeued once if its agent is lost
     job.tests_successful = job.tests_failed = job.tests_skipped = job.tests_quarantined = 0
 
 
@@ -473,6 +474,17 @@ def reap(session: Session, now_ms_value: int, lost_after_ms: int) -> int:
     results.update(stuck)
     for result_id in sorted(results):
         advance(session, lock_result(session, result_id))
+    return count
+
+
+LOST_AFTER_MS = 120_000
+
+
+def housekeeping(session: Session, now: int | None = None, lost_after_ms: int = LOST_AFTER_MS) -> int:
+    """What a server runs every few seconds: reap lost jobs and refresh the blocked notes of queued ones."""
+    now = now_ms() if now is None else now
+    count = reap(session, now, lost_after_ms)
+    refresh_blocked(session, now)
     return count
 
 
