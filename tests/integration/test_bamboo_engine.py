@@ -823,3 +823,17 @@ def test_housekeeping_marks_jobs_no_online_agent_can_run(maker: sessionmaker[Ses
         assert job.blocked_reason == "No enabled agent is online"
         builds.stop(s, s.get(BambooResult, result_id))  # type: ignore[arg-type]
         s.commit()
+
+
+def test_paused_server_hands_out_no_job(maker: sessionmaker[Session], server: LiveServer) -> None:
+    server_state = pytest.importorskip("culm.domain.bamboo.server_state")
+    plan_id = make_plan(maker, spec("PAUSE", [("Build", {}, ["A"])]))
+    agent = make_agent(maker, "PAUSE")
+    result_id = enqueue(maker, plan_id)
+    server_state.write(Path(server.home).resolve(), server_state.PAUSED, "admin")
+    try:
+        assert claim(maker, agent) is None
+    finally:
+        server_state.write(Path(server.home).resolve(), server_state.RUNNING, "admin")
+    run_one(maker, agent)
+    assert state(maker, result_id)["state"] == "Successful"

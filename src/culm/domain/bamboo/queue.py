@@ -223,9 +223,20 @@ def _candidates(session: Session, caps: dict[str, str]) -> Iterator[tuple[int, i
             return
 
 
+def server_paused() -> bool:
+    """An administrator paused the server (Bamboo's `/server/pause`): running jobs finish, no new one starts."""
+    try:
+        from culm.domain.bamboo import server_state  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return False
+    from culm.core.config import get_settings
+
+    return bool(server_state.is_paused(get_settings().home))
+
+
 def claim(session: Session, agent: BambooAgent) -> Claimed | None:
     """Take the oldest queued job this agent can run, or None. Safe against any number of concurrent claims."""
-    if not agent.enabled:
+    if not agent.enabled or server_paused():
         return None
     now = now_ms()
     if agent.last_seen is None or agent.last_seen < now - SEEN_RESOLUTION_MS:
