@@ -384,7 +384,7 @@ def test_failure_skips_later_stages_but_final_runs_then_rerun(maker: sessionmake
     assert (st["life"], st["state"], st["restarts"]) == ("Finished", "Successful", 1)
     with maker() as s:
         job = s.get(BambooJobResult, rerun.job_result_id)
-        assert job is not None and job.attempt == 2 and job.failure_reason is None
+        assert job is not None and job.attempt == 1 and job.failure_reason is None
 
 
 # -- stop -------------------------------------------------------------------------------------------------------------
@@ -780,3 +780,60 @@ def test_stop_racing_claims_leaves_no_job_unaccounted(maker: sessionmaker[Sessio
             s.commit()
     st = state(maker, result_id)
     assert st["life"] == ("Finished" if claimed else "NotBuilt")
+
+
+def test_finish_checks_its_input_and_failed_tests_fail_the_job(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("FIN", [("Build", {}, ["A"])]))
+    agent = make_agent(maker, "FIN")
+    result_id = enqueue(maker, plan_id)
+    job = claim(maker, agent)
+    assert job is not None
+    bad: list[dict[str, Any]] = [{"tests": ["x"]}, {"tests": "x"}, {"artifacts": [1]}, {"result_variables": [1]}]
+    for kw in bad:
+        with maker() as s, pytest.raises(Invalid):
+            queue.finish(s, job.job_result_id, job.claim_token, successful=True, failure_reason=None,
+                         **{"tests": [], "artifacts": [], "result_variables": {}, **kw})
+    with maker() as s:
+        for token in ("", "é" * 32, job.claim_token + "x"):
+            with pytest.raises(NotFound):
+                queue.heartbeat(s, job.job_result_id, token)
+        with pytest.raises(NotFound):
+            queue.job_for_token(s, 999999, job.claim_token)
+        assert queue.job_for_token(s, job.job_result_id, job.claim_token).life_cycle == "InProgress"
+    finish(maker, job, ok=True, tests=[{"className": "T", "methodName": "m", "status": "failed",
+                                        "errors": "boom"}, {"className": "T", "methodName": "n", "status": "odd"}])
+    st = state(maker, result_id)
+    assert (st["state"], st["failure"]["A"]) == ("Failed", "2 test(s) failed")
+    with maker() as s:
+        rows = s.scalars(select(BambooTestResult).where(BambooTestResult.job_result_id == job.job_result_id)
+                         .order_by(BambooTestResult.method_name)).all()
+        assert [(r.status, r.errors) for r in rows] == [("failed", ["boom"]), ("failed", [])]
+        with pytest.raises(NotFound):  # a second finish of the same claim
+            queue.finish(s, job.job_result_id, job.claim_token, successful=True, failure_reason=None, tests=[],
+                         artifacts=[], result_variables={})
+
+
+def test_housekeeping_marks_jobs_no_online_agent_can_run(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("HOUSE", [("Build", {}, ["A"])]))
+    result_id = enqueue(maker, plan_id)
+    with maker() as s:
+        builds.housekeeping(s, now_ms() + 10 * 60_000)  # every agent is long gone by then
+        s.commit()
+        job = s.scalars(select(BambooJobResult).where(BambooJobResult.result_id == result_id)).one()
+        assert job.blocked_reason == "No enabled agent is online"
+        builds.stop(s, s.get(BambooResult, result_id))  # type: ignore[arg-type]
+        s.commit()
+
+
+def test_paused_server_hands_out_no_job(maker: sessionmaker[Session], server: LiveServer) -> None:
+    server_state = pytest.importorskip("culm.domain.bamboo.server_state")
+    plan_id = make_plan(maker, spec("PAUSE", [("Build", {}, ["A"])]))
+    agent = make_agent(maker, "PAUSE")
+    result_id = enqueue(maker, plan_id)
+    server_state.write(Path(server.home).resolve(), server_state.PAUSED, "admin")
+    try:
+        assert claim(maker, agent) is None
+    finally:
+        server_state.write(Path(server.home).resolve(), server_state.RUNNING, "admin")
+    run_one(maker, agent)
+    assert state(maker, result_id)["state"] == "Successful"

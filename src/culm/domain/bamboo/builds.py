@@ -30,7 +30,7 @@ from culm.domain.bamboo.service import Conflict, Invalid, NotFound
 from culm.domain.base import now_ms
 from culm.domain.repos.models import Repository
 from culm.git.branches import branch_commit
-from culm.git.changes import iter_changes
+from culm.git.build_changes import files_by_commit
 from culm.git.history import LogQuery, log_page
 from culm.git.revisions import commit_info, find_commit, open_repo
 from culm.git.storage import repo_dir
@@ -85,16 +85,7 @@ def _resolve_revision(plan: BambooPlan, repo: Repository, revision: str | None,
     return tip, name
 
 
-def _change(repo_id: int, info: Any) -> dict[str, Any]:
-    files: list[str] = []
-    parent = info.parents[0] if info.parents else None
-    try:
-        for change in iter_changes(repo_dir(repo_id), parent, info.id):
-            files.append(change.path)
-            if len(files) >= MAX_CHANGE_FILES:
-                break
-    except Exception:  # noqa: BLE001 - the list of files is informative only
-        log.exception("listing the files of %s failed", info.id)
+def _change(info: Any, files: list[str]) -> dict[str, Any]:
     return {"id": info.id, "author": info.author.name, "email": info.author.email, "message": info.message,
             "date": info.author_ms, "files": files}
 
@@ -115,7 +106,8 @@ def compute_changes(session: Session, plan: BambooPlan, repo_id: int, revision: 
     else:
         commit = find_commit(repo, revision)
         commits = [commit_info(commit)] if commit is not None else []
-    return [_change(repo_id, info) for info in commits]
+    files = files_by_commit(repo_dir(repo_id), [c.id for c in commits], MAX_CHANGE_FILES)
+    return [_change(info, files.get(info.id, [])) for info in commits]
 
 
 def _stage_index(spec: dict[str, Any], stage: str | None) -> int | None:
@@ -338,6 +330,7 @@ def _reset_job(session: Session, job: BambooJobResult) -> None:
     job.blocked_reason = None
     job.queued_date = job.claimed_date = job.heartbeat_date = job.started_date = job.completed_date = None
     job.log_size = 0
+    job.attempt = 0  # a rerun may again be requeued once if its agent is lost
     job.tests_successful = job.tests_failed = job.tests_skipped = job.tests_quarantined = 0
 
 
@@ -473,6 +466,17 @@ def reap(session: Session, now_ms_value: int, lost_after_ms: int) -> int:
     results.update(stuck)
     for result_id in sorted(results):
         advance(session, lock_result(session, result_id))
+    return count
+
+
+LOST_AFTER_MS = 120_000
+
+
+def housekeeping(session: Session, now: int | None = None, lost_after_ms: int = LOST_AFTER_MS) -> int:
+    """What a server runs every few seconds: reap lost jobs and refresh the blocked notes of queued ones."""
+    now = now_ms() if now is None else now
+    count = reap(session, now, lost_after_ms)
+    refresh_blocked(session, now)
     return count
 
 
