@@ -341,6 +341,12 @@ def test_lists_filters_and_paging(server, admin, built) -> None:  # type: ignore
     assert admin.post(B + "/result/MARS-ROCKET-1/label", json={"name": "Gold"}, headers=J).status_code == 204
     labelled = admin.get(B + "/result/MARS-ROCKET", params={"label": "gold"}, headers=J).json()["results"]
     assert [x["key"] for x in labelled["result"]] == ["MARS-ROCKET-1"]
+    assert admin.post(B + "/result/MARS-ROCKET-2/label", json={"name": "Glück_%"}, headers=J).status_code == 204
+    for name, keys in (("glück_%", ["MARS-ROCKET-2"]), ("gl%", []),
+                       ("gold,glück_%", ["MARS-ROCKET-2", "MARS-ROCKET-1"])):
+        found = admin.get(B + "/result/MARS-ROCKET", params={"label": name}, headers=J).json()["results"]["result"]
+        assert [x["key"] for x in found] == keys, name
+    assert admin.delete(B + "/result/MARS-ROCKET-2/label/glück_%25").status_code == 204
     assert labelled["result"][0]["labels"] == {"size": 1, "start-index": 0, "max-result": 1}
     fav = admin.get(B + "/result", params={"favourite": ""}, headers=J).json()["results"]
     assert fav["size"] == 0

@@ -4,6 +4,7 @@ too), results by changeset, and the status of a running build. Comments and labe
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -90,7 +91,8 @@ def _filtered(query: Any, f: Filters, job: bool = False) -> Any:
         query = query.where(BambooResult.continuable.is_(True))
     if f.labels:
         text = cast(BambooResult.labels, String)
-        query = query.where(or_(*[text.like(f'%"{_like_escape(lbl)}"%', escape="\\") for lbl in f.labels]))
+        # Match the label as the JSON column stores it (json.dumps: quoted, non-ASCII escaped).
+        query = query.where(or_(*[text.like(f"%{_like_escape(json.dumps(lbl))}%", escape="\\") for lbl in f.labels]))
     if f.favourite_user is not None:
         query = query.where(BambooResult.plan_id.in_(select(BambooFavourite.plan_id)
                                                      .where(BambooFavourite.user_id == f.favourite_user)))
