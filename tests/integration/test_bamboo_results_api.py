@@ -243,6 +243,8 @@ def test_log_and_artifact_downloads(server, admin, built) -> None:  # type: igno
     assert page.status_code == 200 and "MARS-ROCKET-JOB1-1" in page.text
     assert admin.get("/bamboo/browse/MARS-ROCKET").status_code == 200
     assert admin.get("/bamboo/browse/MARS-ROCKET-JOB1-1/log").text == LOG
+    assert admin.get("/browse/MARS-ROCKET-JOB1-1/log").text == LOG  # the link build statuses carry
+    assert "MARS-ROCKET-JOB1-1" in admin.get("/browse/MARS-ROCKET-1").text
     assert admin.get("/bamboo/browse/MARS-NOPE-1").status_code == 404
 
 

@@ -29,8 +29,10 @@ Handler = Callable[[Request], Awaitable[Response]]
 CHUNK = 64 * 1024
 
 
-def page(path: str, *methods: str) -> Callable[[Handler], Handler]:
-    """A non-REST route under /bamboo; failures are short plain-text pages with Bamboo's status codes."""
+def page(path: str, *methods: str, root_alias: bool = False) -> Callable[[Handler], Handler]:
+    """A non-REST route under /bamboo (and at the root too with `root_alias`: build statuses and the
+    `bamboo.buildResultsUrl` variable link `{base}/browse/...`); failures are short plain-text pages with
+    Bamboo's status codes."""
 
     def deco(fn: Handler) -> Handler:
         @functools.wraps(fn)
@@ -47,7 +49,8 @@ def page(path: str, *methods: str) -> Callable[[Handler], Handler]:
                     resp.headers["WWW-Authenticate"] = 'Basic realm="Bamboo"'
                 return resp
 
-        router.add_api_route(f"/bamboo{path}", wrapped, methods=list(methods), include_in_schema=False)
+        for prefix in ("/bamboo", "") if root_alias else ("/bamboo",):
+            router.add_api_route(f"{prefix}{path}", wrapped, methods=list(methods), include_in_schema=False)
         return wrapped
 
     return deco
@@ -107,7 +110,7 @@ def _job_logs(session: Any, raw: str) -> list[tuple[str, Path]]:
     return [(k, rr.log_path(k)) for k in (rr.job_result_key(project, plan, result, j) for j in jobs)]
 
 
-@page("/browse/{key}/log", "GET")
+@page("/browse/{key}/log", "GET", root_alias=True)
 async def browse_log(request: Request) -> Response:
     """The log of a job result, or the logs of every job of a build one after another, as text."""
     session, _ = _caller(request)
@@ -193,8 +196,8 @@ async def job_artifact(request: Request) -> Response:
     return _serve_artifact(request, artifact, p.get("path", ""), p["name"])
 
 
-@page("/browse/{key}/artifact/{scope}/{name}", "GET")
-@page("/browse/{key}/artifact/{scope}/{name}/{path:path}", "GET")
+@page("/browse/{key}/artifact/{scope}/{name}", "GET", root_alias=True)
+@page("/browse/{key}/artifact/{scope}/{name}/{path:path}", "GET", root_alias=True)
 async def browse_artifact(request: Request) -> Response:
     """`/browse/PROJ-PLAN-42/artifact/shared/{name}/...` or `/browse/PROJ-PLAN-JOB1-42/artifact/JOB1/{name}/...`."""
     session, _ = _caller(request)
@@ -214,7 +217,7 @@ def _html(title: str, body: str) -> HTMLResponse:
                         f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
 
 
-@page("/browse/{key}", "GET")
+@page("/browse/{key}", "GET", root_alias=True)
 async def browse(request: Request) -> Response:
     """A small HTML page for a plan, a build or a job result (the links Bitbucket and GitLab show)."""
     session, _ = _caller(request)
