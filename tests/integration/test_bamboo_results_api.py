@@ -514,6 +514,26 @@ def _state(admin: httpx.Client) -> list[tuple]:
     return rows
 
 
+def test_delete_result(server, admin, built) -> None:  # type: ignore[no-untyped-def]
+    bamboo = Bamboo(server.url + "/bamboo", username=ADMIN[0], password=ADMIN[1])
+    number = bamboo.execute_build("MARS-LANDER")["buildNumber"]
+    busy = admin.post("/bamboo/build/admin/deletePlanResults.action",
+                      params={"buildKey": "MARS-LANDER", "buildNumber": number})
+    assert busy.status_code == 400
+    run_jobs(server)
+    log = server.home / "bamboo" / "logs" / "MARS-LANDER-JOB1" / f"MARS-LANDER-JOB1-{number}.log"
+    assert log.is_file()
+    with httpx.Client(base_url=server.url, auth=("bob", USER_PASSWORD)) as bob:
+        r = bob.post("/bamboo/build/admin/deletePlanResults.action",
+                     params={"buildKey": "MARS-LANDER", "buildNumber": number})
+        assert r.status_code == 403
+    bamboo.delete_build_result(f"MARS-LANDER-{number}")
+    assert admin.get(B + f"/result/MARS-LANDER-{number}", headers=J).status_code == 404
+    assert not log.exists()
+    assert admin.post("/bamboo/build/admin/deletePlanResults.action",
+                      params={"buildKey": "MARS-LANDER", "buildNumber": number}).status_code == 404
+
+
 def test_bad_requests_change_nothing(server, admin, built) -> None:  # type: ignore[no-untyped-def]
     before = _state(admin)
     for path in ("/result/MARS-NOPE", "/result/NOPE", "/result/garbage", "/result/MARS-ROCKET-999",

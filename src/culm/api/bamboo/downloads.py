@@ -266,3 +266,42 @@ async def stop_plan(request: Request) -> Response:
         raise service.Invalid("planKey is required")
     stop_key(session, who, key)
     return Response(status_code=204)
+
+
+@page("/build/admin/deletePlanResults.action", "POST")
+async def delete_plan_result(request: Request) -> Response:
+    """python-api's `delete_build_result` (`?buildKey=PROJ-PLAN&buildNumber=N`): administrators remove a finished
+    build; its logs and artifact files go once the deletion is committed."""
+    import shutil
+
+    from sqlalchemy import event
+
+    from culm.domain.permissions import levels as L
+
+    session, who = _caller(request)
+    plan_key = request.query_params.get("buildKey", "")
+    number = request.query_params.get("buildNumber", "")
+    if not number.isdigit() or len(number) > 9:
+        raise service.Invalid("buildNumber must be a build number")
+    project, plan, result, job = rr.find_result(session, f"{plan_key}-{number}")
+    if job is not None:
+        raise service.NotFound(f"Result {plan_key}-{number} not found")
+    if who.effective_global(session) < L.G_ADMIN:
+        raise rr.forbidden()
+    if result.life_cycle not in ("Finished", "NotBuilt"):
+        raise service.Invalid(f"Build {plan_key}-{number} is still running: stop it first")
+    jobs = session.scalars(select(BambooJobResult).where(BambooJobResult.result_id == result.id)).all()
+    logs = [rr.log_path(rr.job_result_key(project, plan, result, j)) for j in jobs]
+    folders = [rr.artifact_dir(a) for a in session.scalars(
+        select(BambooArtifact).where(BambooArtifact.job_result_id.in_([j.id for j in jobs]))).all()] if jobs else []
+    session.delete(result)
+    session.flush()
+
+    def remove_files(_session: Any) -> None:
+        for path in logs:
+            path.unlink(missing_ok=True)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    event.listen(session, "after_commit", remove_files, once=True)
+    return Response(status_code=204)
