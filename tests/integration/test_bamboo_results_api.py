@@ -322,6 +322,19 @@ def test_lists_filters_and_paging(server, admin, built) -> None:  # type: ignore
     assert [x["key"] for x in with_all["results"]["result"]] == ["MARS-LANDER-1", "MARS-ROCKET-2"]
     queued = admin.get(B + "/result/MARS-LANDER", params={"lifeCycleState": "Queued,InProgress"}, headers=J).json()
     assert [x["lifeCycleState"] for x in queued["results"]["result"]] == ["Queued"]
+    with server_db(server) as session:
+        from sqlalchemy import update
+
+        from culm.domain.bamboo import builds
+        from culm.domain.bamboo.models import BambooAgent
+
+        session.execute(update(BambooAgent).values(enabled=False))
+        builds.refresh_blocked(session)
+        session.execute(update(BambooAgent).values(enabled=True))
+    waiting = _result(admin, "MARS-LANDER-1", "stages.stage.results.result")
+    assert waiting["hasExecutableAgents"] is False and waiting["blockedReason"] == "No enabled agent is online"
+    assert waiting["notRunYet"] is True and waiting["finished"] is False
+    assert waiting["stages"]["stage"][0]["results"]["result"][0]["blockedReason"] == "No enabled agent is online"
     assert admin.get(B + "/result/MARS-LANDER/latest", headers=J).status_code == 404
     assert admin.get(B + "/result/MARS-LANDER-latest.json", params={"includeAllStates": "true"}).json()["number"] \
         == 1

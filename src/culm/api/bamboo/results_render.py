@@ -459,6 +459,13 @@ def result_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: Bamb
     out.update(_flags(result.life_cycle, result.state, result.continuable, restartable, result.once_off))
     reason = build_reason(ctx, result)
     out.update({"buildReason": reason, "reasonSummary": reason, "specsResult": False})
+    waiting = [j for j in jobs if j.life_cycle == "Queued"]
+    if waiting:
+        # Say why a build waits (users' first complaint about Bamboo, notes §7): the first blocked job's reason.
+        blocked = next((j.blocked_reason for j in waiting if j.blocked_reason), None)
+        out["hasExecutableAgents"] = blocked is None
+        if blocked:
+            out["blockedReason"] = blocked
     job_keys = {j.id: f"{plan_key(project, plan)}-{j.job_key}" for j in jobs}
     artifacts = session.scalars(select(BambooArtifact).where(BambooArtifact.job_result_id.in_(list(job_keys)))
                                 .order_by(BambooArtifact.id)).all() if job_keys else []
