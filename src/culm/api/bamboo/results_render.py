@@ -719,6 +719,15 @@ class Key:
         return f"{self.project}-{self.plan}"
 
 
+KEY_PARAMS = ("key", "projectKey", "buildKey", "buildNumber")
+
+
+def key_param(request: Request, names: tuple[str, ...] = KEY_PARAMS) -> str:
+    """The key a path names, whether the route spells it `{key}` or as the spec does (`{projectKey}-{buildKey}`,
+    so that API coverage sees the spec's operations): the parameters joined back with `-`, no `.json`/`.xml`."""
+    return render.strip_suffix("-".join(request.path_params[n] for n in names if n in request.path_params))
+
+
 def parse_key(raw: str) -> Key | None:
     match = _KEY.match(raw)
     if not match:
