@@ -247,6 +247,8 @@ def test_log_and_artifact_downloads(server, admin, built) -> None:  # type: igno
     assert admin.get("/browse/MARS-ROCKET-JOB1-1/log").text == LOG  # the link build statuses carry
     assert "MARS-ROCKET-JOB1-1" in admin.get("/browse/MARS-ROCKET-1").text
     assert admin.get("/bamboo/browse/MARS-NOPE-1").status_code == 404
+    assert "Administrator" in admin.get("/bamboo/browse/user/admin").text
+    assert admin.get("/bamboo/browse/user/nobody").status_code == 404
 
 
 def test_continue_queue_status(server, admin, built) -> None:  # type: ignore[no-untyped-def]

@@ -78,6 +78,21 @@ def _file_response(path: Path, media_type: str, filename: str | None = None) -> 
     return StreamingResponse(_stream(path, size), media_type=media_type, headers=headers)
 
 
+# ---- users (before the `/browse/{key}/...` routes: a user may be called `log`) ------------------------
+
+@page("/browse/user/{name}", "GET")
+async def browse_user(request: Request) -> Response:
+    """The user page build reasons link to (`Manual run by <a href=".../browse/user/NAME">`)."""
+    from culm.domain.users.models import User
+
+    session, _ = _caller(request)
+    name = request.path_params["name"]
+    user = session.scalar(select(User).where(User.name_lower == name.lower()))
+    if user is None:
+        raise service.NotFound(f"User {name} not found")
+    return _html(user.display_name or user.name, f"<p>{html.escape(user.name)}</p>")
+
+
 # ---- logs -----------------------------------------------------------------------------------------------
 
 @page("/download/{jobKey}/build_logs/{fileName}", "GET")

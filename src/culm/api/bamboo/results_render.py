@@ -455,7 +455,7 @@ def result_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: Bamb
     out.update({"buildTestSummary": test_summary(passed, failed, skipped), "successfulTestCount": passed,
                 "failedTestCount": failed, "quarantinedTestCount": quarantined, "skippedTestCount": skipped,
                 "restartCount": result.restart_count})
-    restartable = result.life_cycle == "Finished" and result.state == "Failed"
+    restartable = (result.life_cycle == "Finished" and result.state == "Failed") or result.life_cycle == "NotBuilt"
     out.update(_flags(result.life_cycle, result.state, result.continuable, restartable, result.once_off))
     reason = build_reason(ctx, result)
     out.update({"buildReason": reason, "reasonSummary": reason, "specsResult": False})
