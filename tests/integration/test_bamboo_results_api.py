@@ -453,6 +453,7 @@ def test_stop_running_job_and_job_key(server, admin, built) -> None:  # type: ig
     running = admin.get(B + f"/result/MARS-LANDER-{number}", headers=J).json()
     assert running["lifeCycleState"] == "InProgress" and running["state"] == "Unknown"
     assert running["finished"] is False and running["notRunYet"] is False
+    assert {"percentageCompleted", "prettyTimeRemaining", "buildTime"} <= set(running["progress"])
     assert admin.get(B + f"/result/status/MARS-LANDER-{number}", headers=J).json()["currentStage"] == "Default"
     assert heartbeat(server, job_id, token) is False
     assert admin.delete(B + f"/queue/MARS-LANDER-JOB1-{number}").status_code == 204

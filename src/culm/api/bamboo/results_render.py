@@ -459,6 +459,8 @@ def result_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: Bamb
     out.update(_flags(result.life_cycle, result.state, result.continuable, restartable, result.once_off))
     reason = build_reason(ctx, result)
     out.update({"buildReason": reason, "reasonSummary": reason, "specsResult": False})
+    if result.life_cycle == "InProgress":
+        out["progress"] = progress_json(result.started_date, average_duration(session, plan.id), now)
     waiting = [j for j in jobs if j.life_cycle == "Queued"]
     if waiting:
         # Say why a build waits (users' first complaint about Bamboo, notes §7): the first blocked job's reason.
@@ -557,6 +559,8 @@ def job_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: BambooR
     out.update({"buildReason": reason, "reasonSummary": reason, "specsResult": False})
     if job.failure_reason:
         out["failureReason"] = job.failure_reason
+    if job.life_cycle == "InProgress":
+        out["progress"] = progress_json(job.started_date, 0, now)
     if job.life_cycle == "Queued" and job.blocked_reason:
         out["hasExecutableAgents"] = False
         out["blockedReason"] = job.blocked_reason
@@ -677,6 +681,15 @@ def status_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: Bamb
     else:
         out["stages"] = render.collapsed(len(stages))
     return out
+
+
+def average_duration(session: Session, plan_id: int) -> int:
+    """Mean duration (ms) of the plan's last ten successful builds; 0 when it has none."""
+    recent = session.execute(select(BambooResult.started_date, BambooResult.completed_date)
+                             .where(BambooResult.plan_id == plan_id, BambooResult.state == "Successful",
+                                    BambooResult.started_date.is_not(None), BambooResult.completed_date.is_not(None))
+                             .order_by(BambooResult.number.desc()).limit(10)).all()
+    return sum(c - s for s, c in recent) // len(recent) if recent else 0
 
 
 def progress_json(started: int | None, average_ms: int, now: int) -> dict[str, Any]:
