@@ -443,6 +443,9 @@ def test_stop_and_python_client(server, admin, built) -> None:  # type: ignore[n
     assert bamboo.build_latest_result("MARS-ROCKET")["buildNumber"] == 2
     assert [x["key"] for x in bamboo.project_latest_results("MARS")] == ["MARS-LANDER-1", "MARS-ROCKET-2"]
     assert [x["key"] for x in bamboo.results("MARS", "ROCKET", build_state="Failed")] == []
+    assert [x["key"] for x in bamboo.latest_results()] == ["MARS-LANDER-1", "MARS-ROCKET-2"]
+    assert [p["key"] for p in bamboo.projects()] == ["MARS"]
+    assert {p["key"] for p in bamboo.plans()} == {"MARS-ROCKET", "MARS-LANDER"}
 
 
 def test_stop_running_job_and_job_key(server, admin, built) -> None:  # type: ignore[no-untyped-def]
