@@ -837,3 +837,30 @@ def test_paused_server_hands_out_no_job(maker: sessionmaker[Session], server: Li
         server_state.write(Path(server.home).resolve(), server_state.RUNNING, "admin")
     run_one(maker, agent)
     assert state(maker, result_id)["state"] == "Successful"
+
+
+def test_job_past_its_timeout_is_cancelled_then_failed(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("SLOW", [("Build", {}, ["A"]), ("Tidy", {"final": True}, ["T"])]))
+    agent = make_agent(maker, "SLOW")
+    result_id = enqueue(maker, plan_id)
+    job = claim(maker, agent)
+    assert job is not None
+    hour = builds.job_timeout_seconds() * 1000
+    with maker() as s:  # the agent still reports, but the job started long ago
+        row = s.get(BambooJobResult, job.job_result_id)
+        assert row is not None
+        row.started_date = row.claimed_date = now_ms() - hour - 2 * builds.TIMEOUT_GRACE_MS - 1000
+        row.heartbeat_date = now_ms()
+        s.commit()
+    with maker() as s:
+        assert builds.reap(s, now_ms(), 60_000) >= 1
+        s.commit()
+        assert queue.heartbeat(s, job.job_result_id, job.claim_token) is True
+        s.commit()
+    with maker() as s:
+        assert builds.reap(s, now_ms() + builds.TIMEOUT_GRACE_MS, 60_000 + builds.TIMEOUT_GRACE_MS) >= 1
+        s.commit()
+    st = state(maker, result_id)
+    assert st["jobs"]["A"] == ("Finished", "Failed") and st["failure"]["A"] == "Timed out"
+    assert run_one(maker, agent).job_key == "T"  # a timeout is a failure, not a stop: the final stage runs
+    assert state(maker, result_id)["state"] == "Failed"
