@@ -462,12 +462,18 @@ def test_variables_precedence_and_masking(maker: sessionmaker[Session]) -> None:
     with maker() as s:
         plan = s.get(BambooPlan, plan_id)
         assert plan is not None
-        s.add_all([BambooVariable(scope="GLOBAL", owner_id=0, name="level", value="global"),
-                   BambooVariable(scope="GLOBAL", owner_id=0, name="onlyglobal", value="g"),
-                   BambooVariable(scope="PROJECT", owner_id=plan.project_id, name="level", value="project"),
-                   BambooVariable(scope="PROJECT", owner_id=plan.project_id, name="onlyproject", value="p"),
-                   BambooVariable(scope="PLAN", owner_id=plan_id, name="fromspec", value="row"),
-                   BambooVariable(scope="GLOBAL", owner_id=0, name="deploy.secretKey", value="gl0bal-s3cret")])
+        for scope, owner, name, value in [("GLOBAL", 0, "level", "global"), ("GLOBAL", 0, "onlyglobal", "g"),
+                                          ("PROJECT", plan.project_id, "level", "project"),
+                                          ("PROJECT", plan.project_id, "onlyproject", "p"),
+                                          ("PLAN", plan_id, "fromspec", "row"),
+                                          ("GLOBAL", 0, "deploy.secretKey", "gl0bal-s3cret")]:
+            # An import may already have mirrored the spec's variables into rows: update those.
+            row = s.scalar(select(BambooVariable).where(BambooVariable.scope == scope, BambooVariable.owner_id == owner,
+                                                        BambooVariable.name == name))
+            if row is None:
+                s.add(BambooVariable(scope=scope, owner_id=owner, name=name, value=value))
+            else:
+                row.value = value
         s.commit()
     result_id = enqueue(maker, plan_id, variables={"level": "trigger", "api_token": "tok-123"})
     first = claim(maker, agent)
