@@ -870,3 +870,34 @@ def test_job_past_its_timeout_is_cancelled_then_failed(maker: sessionmaker[Sessi
     assert st["jobs"]["A"] == ("Finished", "Failed") and st["failure"]["A"] == "Timed out"
     assert run_one(maker, agent).job_key == "T"  # a timeout is a failure, not a stop: the final stage runs
     assert state(maker, result_id)["state"] == "Failed"
+
+
+def test_plan_branch_numbers_statuses_and_variables(maker: sessionmaker[Session], repo: tuple[int, list[str]]) -> None:
+    repo_id, commits = repo
+    master_id = make_plan(maker, spec("BRM", [("Build", {}, ["A"])], variables={"where": "master"}), repo_id)
+    agent = make_agent(maker, "BRM")
+    with maker() as s:
+        master = s.get(BambooPlan, master_id)
+        assert master is not None
+        branch = BambooPlan(project_id=master.project_id, key="BRM1", name="Plan BRM - main", master_id=master_id,
+                            branch_name="main", spec=master.spec, repository_id=repo_id, labels=[])
+        s.add(branch)
+        s.flush()
+        s.add(BambooVariable(scope="PLAN", owner_id=branch.id, name="only.branch", value="b"))
+        s.commit()
+        branch_id = branch.id
+    enqueue(maker, master_id, revision=commits[0])
+    result_id = enqueue(maker, branch_id)
+    assert state(maker, result_id)["number"] == 1  # a branch numbers its own builds
+    jobs = [claim(maker, agent), claim(maker, agent)]
+    assert all(jobs)
+    branch_job = next(j for j in jobs if j and j.plan_key == "ENGP-BRM1")
+    assert branch_job.variables["where"] == "master" and branch_job.variables["only.branch"] == "b"
+    assert branch_job.variables["masterPlanKey"] == "ENGP-BRM"
+    for job in jobs:
+        finish(maker, job)  # type: ignore[arg-type]
+    with maker() as s:
+        row = s.scalars(select(BuildStatus).where(BuildStatus.commit_id == commits[2],
+                                                  BuildStatus.key == "ENGP-BRM1")).one()
+        assert (row.parent, row.state, row.build_number) == ("ENGP-BRM", "SUCCESSFUL", "1")
+        assert row.url.endswith("/browse/ENGP-BRM1-1") and "Plan BRM - main #1" in (row.name or "")
