@@ -901,3 +901,58 @@ def test_plan_branch_numbers_statuses_and_variables(maker: sessionmaker[Session]
                                                   BuildStatus.key == "ENGP-BRM1")).one()
         assert (row.parent, row.state, row.build_number) == ("ENGP-BRM", "SUCCESSFUL", "1")
         assert row.url.endswith("/browse/ENGP-BRM1-1") and "Plan BRM - main #1" in (row.name or "")
+
+
+def test_claims_finishes_stops_and_reaps_all_at_once(maker: sessionmaker[Session]) -> None:
+    """Everything the engine does, concurrently: no error (no deadlock), every build ends, no job runs twice."""
+    import random
+    import time
+
+    plan_id = make_plan(maker, spec("CHAOS", [("One", {}, ["A", "B", "C"]), ("Two", {}, ["D", "E"]),
+                                              ("End", {"final": True}, ["F"])]))
+    results = [enqueue(maker, plan_id) for _ in range(6)]
+    agents = [make_agent(maker, "CHAOS") for _ in range(5)]
+    claimed: list[int] = []
+    rng = random.Random(7)
+    deadline = time.monotonic() + 60
+
+    def busy() -> bool:
+        with maker() as s:
+            return bool(s.scalars(select(BambooResult.id).where(BambooResult.id.in_(results),
+                                                                 BambooResult.life_cycle.in_(("Queued", "InProgress")))
+                                  .limit(1)).first())
+
+    def agent_loop(agent_id: int) -> None:
+        while time.monotonic() < deadline and busy():
+            job = claim(maker, agent_id)
+            if job is None:
+                time.sleep(0.01)
+                continue
+            claimed.append(job.job_result_id)
+            with maker() as s:
+                cancel = queue.heartbeat(s, job.job_result_id, job.claim_token, 1)
+                s.commit()
+            finish(maker, job, ok=not cancel and rng.random() > 0.2,
+                   failure_reason="Stopped by user" if cancel else None)
+
+    def stopper() -> None:
+        for result_id in results[::2]:
+            time.sleep(0.02)
+            with maker() as s:
+                builds.stop(s, s.get(BambooResult, result_id))  # type: ignore[arg-type]
+                s.commit()
+
+    def reaper() -> None:
+        while time.monotonic() < deadline and busy():
+            with maker() as s:
+                builds.housekeeping(s, now_ms(), 60_000)
+                s.commit()
+            time.sleep(0.01)
+
+    assert not _threads([*(lambda a=a: agent_loop(a) for a in agents), stopper, reaper])
+    assert not busy()
+    assert len(claimed) == len(set(claimed))
+    for result_id in results:
+        st = state(maker, result_id)
+        assert st["life"] in ("Finished", "NotBuilt") and not st["continuable"]
+        assert all(life in ("Finished", "NotBuilt") for life, _ in st["jobs"].values())
