@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from culm.domain.bamboo import forge_status, storage
+from culm.domain.bamboo import forge_status
 from culm.domain.bamboo.models import (
     BambooAgent,
     BambooArtifact,
@@ -41,8 +41,21 @@ MAX_CHANGES = 100
 MAX_CHANGE_FILES = 100
 STOPPED = "Stopped by user"
 AGENT_LOST = "Agent lost"
+TIMED_OUT = "Timed out"
+# How long past its timeout a job that still reports is first asked to cancel, then failed.
+TIMEOUT_GRACE_MS = 60_000
 ACTIVE = ("Queued", "InProgress")
 DONE = ("Finished", "NotBuilt")
+
+
+def job_timeout_seconds() -> int:
+    """The longest a job may run (Settings.job_timeout, when the agent settings define it)."""
+    from culm.core.config import get_settings
+
+    try:
+        return max(1, int(getattr(get_settings(), "job_timeout", 3600) or 3600))
+    except (TypeError, ValueError):
+        return 3600
 
 
 def result_key(session: Session, result: BambooResult) -> str:
@@ -139,13 +152,14 @@ def enqueue(session: Session, plan: BambooPlan, *, reason: str, user_id: int | N
     if repo is not None:
         rev, short_branch = _resolve_revision(plan, repo, revision, branch)
     # Numbering first: it row-locks the plan, so concurrent builds of one plan see each other's revisions.
+    trigger_vars = {str(k): "" if v is None else str(v) for k, v in (variables or {}).items()}
     number = _next_number(session, plan)
     if repo is not None and rev is not None:
         changes = compute_changes(session, plan, repo.id, rev)
     now = now_ms()
     result = BambooResult(plan_id=plan.id, number=number, life_cycle="Queued", state="Unknown", continuable=False,
                           reason=reason, trigger_user_id=user_id, repository_id=repo.id if repo else None,
-                          revision=rev, branch=short_branch, variables=dict(variables or {}), result_variables={},
+                          revision=rev, branch=short_branch, variables=trigger_vars, result_variables={},
                           changes=changes, labels=[], run_through_stage=-1 if run_through is None else run_through,
                           once_off=once_off, restart_count=0, queued_date=now)
     session.add(result)
@@ -439,12 +453,23 @@ def reap(session: Session, now_ms_value: int, lost_after_ms: int) -> int:
                                  .order_by(BambooJobResult.id).execution_options(populate_existing=True)))
     count = 0
     results: set[int] = set()
+    overdue = now_ms_value - job_timeout_seconds() * 1000 - TIMEOUT_GRACE_MS
     for job in stale:
         seen = job.heartbeat_date or job.claimed_date or job.started_date or 0
+        started = job.started_date or job.claimed_date or now_ms_value
         if seen >= cutoff:
-            continue
-        if job.attempt < 2 and not job.cancel_requested:
-            values: dict[str, Any] = {"life_cycle": "Queued", "state": "Unknown", "claim_token": None,
+            # Alive but past its timeout: the agent should have killed it. Ask once, then give up on it.
+            if started >= overdue:
+                continue
+            if not job.cancel_requested:
+                values: dict[str, Any] = {"cancel_requested": True}
+            elif started < overdue - TIMEOUT_GRACE_MS:
+                values = {"life_cycle": "Finished", "state": "Failed", "claim_token": None,
+                          "failure_reason": TIMED_OUT, "completed_date": now_ms_value}
+            else:
+                continue
+        elif job.attempt < 2 and not job.cancel_requested:
+            values = {"life_cycle": "Queued", "state": "Unknown", "claim_token": None,
                                       "agent_id": None, "queued_date": now_ms_value, "heartbeat_date": None,
                                       "claimed_date": None, "started_date": None}
         else:
@@ -458,7 +483,7 @@ def reap(session: Session, now_ms_value: int, lost_after_ms: int) -> int:
         if changed:
             count += 1
             results.add(job.result_id)
-            if values["life_cycle"] == "Queued":
+            if values.get("life_cycle") == "Queued":
                 _work_queued(session)
     active = select(BambooJobResult.result_id).where(BambooJobResult.life_cycle.in_(ACTIVE))
     stuck = session.scalars(select(BambooResult.id).where(BambooResult.life_cycle.in_(("Queued", "InProgress")),
@@ -513,5 +538,3 @@ def log_file(session: Session, job: BambooJobResult) -> str:
     plan_key = result_key(session, result).rsplit("-", 1)[0]
     return f"{plan_key}-{job.job_key}-{result.number}"
 
-
-__all__ = ["enqueue", "continue_build", "stop", "reap", "refresh_blocked", "advance", "lock_result", "storage"]
