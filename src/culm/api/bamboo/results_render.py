@@ -18,9 +18,8 @@ from starlette.requests import Request
 
 from culm.api.bamboo import render
 from culm.api.urls import base_url
-from culm.core.config import get_settings
 from culm.core.errors import Forbidden, PermissionDenied
-from culm.domain.bamboo import service
+from culm.domain.bamboo import service, storage
 from culm.domain.bamboo.models import (
     BambooArtifact,
     BambooJobResult,
@@ -61,12 +60,10 @@ _SECRET_WORDS = ("password", "secret", "passphrase", "sshkey", "token")
 
 @dataclass
 class Ctx:
-    """What every rendering needs: the request (links), the session, and the paging of nested lists."""
+    """What every rendering needs: the request (links) and the session, with user names cached."""
 
     request: Request
     session: Session
-    start: int = 0
-    limit: int = 25
     _users: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     @property
@@ -82,7 +79,7 @@ class Ctx:
 
             row = self.session.get(User, user_id)
             self._users[user_id] = (row.name, row.display_name) if row is not None else ("", "")
-        return self._users[user_id] or None
+        return self._users[user_id]
 
 
 # ---- time and size formatting ---------------------------------------------------------------------------
@@ -168,24 +165,13 @@ def job_result_key(project: BambooProject, plan: BambooPlan, result: BambooResul
     return f"{project.key}-{plan.key}-{job.job_key}-{result.number}"
 
 
-def log_path(job_result_key_: str) -> Path:
-    """The job log (ENGINE's storage layout: `{home}/bamboo/logs/{JOBKEY}/{JOBRESULTKEY}.log`)."""
-    try:
-        from culm.domain.bamboo.storage import log_path as engine_log_path
-
-        return engine_log_path(job_result_key_)
-    except ImportError:  # pragma: no cover - before the engine lands
-        job_key = job_result_key_.rsplit("-", 1)[0]
-        return get_settings().home / "bamboo" / "logs" / job_key / f"{job_result_key_}.log"
+def log_path(jrk: str) -> Path:
+    """The job log file (the engine's storage layout)."""
+    return storage.log_path(jrk)
 
 
 def artifact_dir(artifact: BambooArtifact) -> Path:
-    try:
-        from culm.domain.bamboo.storage import artifact_dir as engine_artifact_dir
-
-        return engine_artifact_dir(artifact)
-    except ImportError:  # pragma: no cover - before the engine lands
-        return get_settings().home / "bamboo" / "artifacts" / artifact.path
+    return storage.artifact_dir(artifact)
 
 
 def log_url(ctx: Ctx, jrk: str) -> str:
