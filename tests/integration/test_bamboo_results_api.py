@@ -554,6 +554,31 @@ def test_delete_result(server, admin, built) -> None:  # type: ignore[no-untyped
                       params={"buildKey": "MARS-LANDER", "buildNumber": number}).status_code == 404
 
 
+def test_concurrent_triggers_get_distinct_numbers(server, admin, built) -> None:  # type: ignore[no-untyped-def]
+    """Concurrent requests never wait on each other's locks with the server's event loop stopped."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def trigger(_: int) -> int:
+        with server.client() as c:
+            r = c.post(B + "/queue/MARS-LANDER", headers=J)
+            assert r.status_code == 200, r.text
+            return r.json()["buildNumber"]
+
+    def read(_: int) -> int:
+        with server.client() as c:
+            return c.get(B + "/result/MARS-ROCKET-1", headers=J).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(read, range(6))) == [200] * 6
+        numbers = sorted(pool.map(trigger, range(6)))
+    assert len(set(numbers)) == 6 and numbers == list(range(numbers[0], numbers[0] + 6))
+    queue = admin.get(B + "/queue", params={"expand": "queuedBuilds"}, headers=J).json()["queuedBuilds"]
+    assert sorted(q["buildNumber"] for q in queue["queuedBuild"]) == numbers
+    for n in numbers:
+        assert admin.delete(B + f"/queue/MARS-LANDER-{n}").status_code == 204
+    assert admin.get(B + "/queue", headers=J).json()["queuedBuilds"]["size"] == 0
+
+
 def test_bad_requests_change_nothing(server, admin, built) -> None:  # type: ignore[no-untyped-def]
     before = _state(admin)
     for path in ("/result/MARS-NOPE", "/result/NOPE", "/result/garbage", "/result/MARS-ROCKET-999",

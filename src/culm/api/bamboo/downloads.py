@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response, Strea
 
 from culm.api.bamboo import render
 from culm.api.bamboo import results_render as rr
-from culm.api.bamboo.plans import _caller
+from culm.api.bamboo.plans import _caller, off_loop
 from culm.core.errors import CulmError
 from culm.domain.bamboo import service
 from culm.domain.bamboo.models import BambooArtifact, BambooJobResult, BambooResult, BambooStageResult
@@ -38,7 +38,7 @@ def page(path: str, *methods: str, root_alias: bool = False) -> Callable[[Handle
         @functools.wraps(fn)
         async def wrapped(request: Request) -> Response:
             try:
-                return await fn(request)
+                return await off_loop(fn, request)
             except service.NotFound as exc:
                 return PlainTextResponse(str(exc), status_code=404)
             except service.Invalid as exc:
