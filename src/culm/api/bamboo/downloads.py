@@ -19,7 +19,8 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response, Strea
 
 from culm.api.bamboo import render
 from culm.api.bamboo import results_render as rr
-from culm.api.bamboo.plans import _caller, off_loop
+from culm.api.bamboo.offload import off_loop
+from culm.api.bamboo.plans import _caller
 from culm.core.errors import CulmError
 from culm.domain.bamboo import service
 from culm.domain.bamboo.models import BambooArtifact, BambooJobResult, BambooResult, BambooStageResult

@@ -33,26 +33,14 @@ def error(status: int, messages: list[str], field_errors: dict[str, list[str]] |
     return JSONResponse({"errors": messages, "fieldErrors": field_errors or {}}, status_code=status)
 
 
-async def off_loop(fn: Handler, request: Request) -> Response:
-    """Run a handler in a worker thread (on a loop of its own), its body read first on the server's loop.
-
-    Handlers do blocking database work; on the server's event loop one request waiting for a lock another
-    request holds (SQLite's write lock, a row lock) would stop the loop, so the holder could never reach its
-    commit. Off the loop, the waiter just waits."""
-    import asyncio
-
-    from anyio import to_thread
-
-    await request.body()
-    return await to_thread.run_sync(asyncio.run, fn(request))
-
-
 def route(path: str, *methods: str) -> Callable[[Handler], Handler]:
     """Register `fn` under both API versions (and suffixes), mapping failures to Bamboo's error body."""
 
     def deco(fn: Handler) -> Handler:
         @functools.wraps(fn)
         async def wrapped(request: Request) -> Response:
+            from culm.api.bamboo.offload import off_loop  # blocking database work must not stop the loop
+
             try:
                 return await off_loop(fn, request)
             except service.NotFound as exc:
