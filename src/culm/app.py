@@ -42,9 +42,13 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
 
             worker = Worker(run_pending, settings.rescope_interval)
             worker.start()
+        from culm.domain.bamboo.triggers import start as start_bamboo_triggers
+
+        stop_bamboo_triggers = start_bamboo_triggers(settings)  # builds on push, specs import, cron
         try:
             yield
         finally:
+            stop_bamboo_triggers()
             if worker is not None:
                 worker.stop()
 
