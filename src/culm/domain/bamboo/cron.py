@@ -186,7 +186,8 @@ def fire_plan(session: Session, plan: BambooPlan, now: int) -> int:
         if slot is None or not plan.enabled or _busy(session, plan.id):
             continue
         try:
-            builds.enqueue(session, plan, reason=REASON)
+            with session.begin_nested():
+                builds.enqueue(session, plan, reason=REASON)
             fired += 1
         except Exception as exc:  # a plan the engine refuses (disabled, no stage...) must not stop the others
             log.warning("scheduled build of plan %s not queued: %s", plan.key, exc)
