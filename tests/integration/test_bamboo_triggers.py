@@ -92,6 +92,27 @@ def specs_error(server: LiveServer, repo_id: int) -> tuple[str, str | None] | No
         return (row.revision, row.error) if row else None
 
 
+def _build_files(server: LiveServer, result_id: int, plan_key: str) -> tuple[Path, Path]:
+    """A log file and an artifact folder for a build's first job, where the agents would write them."""
+    from culm.domain.bamboo.models import BambooArtifact, BambooJobResult, BambooResult
+
+    with server_db(server) as session:
+        job = session.scalar(select(BambooJobResult).where(BambooJobResult.result_id == result_id))
+        number = session.get(BambooResult, result_id).number
+        artifact = BambooArtifact(job_result_id=job.id, name="wings", shared=True, path="", size=1, file_count=1)
+        session.add(artifact)
+        session.flush()
+        artifact.path = str(artifact.id)
+        job_key = f"{plan_key}-{job.job_key}"
+    log_file = server.home / "bamboo" / "logs" / job_key / f"{job_key}-{number}.log"
+    artifact_dir = server.home / "bamboo" / "artifacts" / str(artifact.id)
+    for path in (log_file.parent, artifact_dir):
+        path.mkdir(parents=True)
+    log_file.write_text("log\n")
+    (artifact_dir / "wings.txt").write_text("wings\n")
+    return log_file, artifact_dir
+
+
 def repo_id(admin: httpx.Client, key: str, slug: str) -> int:
     return admin.get(f"/rest/api/latest/projects/{key}/repos/{slug}").json()["id"]
 
@@ -154,9 +175,11 @@ def test_new_branch_gets_a_plan_branch_and_deleting_it_removes_it(server: LiveSe
     assert built[0].revision == tip and built[0].branch == "feature/wings" and built[0].number == 1
     assert built[0].life_cycle == "Queued" and built[0].reason == "CodeChanged"
     master_builds = len(results(server, "PUSH"))
+    log_file, artifact_dir = _build_files(server, built[0].id, f"TRIG-{branch.key}")
     push(server, work, "TRG", "pushy", ":feature/wings")
     wait_for(lambda: branch_plan() is None, "the plan branch to go")
     assert results(server, branch.key) == []
+    assert not log_file.parent.exists() and not artifact_dir.exists()
     assert len(results(server, "PUSH")) == master_builds
 
 
@@ -235,3 +258,47 @@ def test_remote_trigger_bad_requests(server: LiveServer, admin: httpx.Client) ->
         assert anonymous.get("/bamboo/updateAndBuild.action", params={"buildKey": "TRIG-PUSH"}).status_code == 401
     with httpx.Client(base_url=server.url, auth=("admin", "wrong-password")) as wrong:
         assert wrong.post(url, params={"planKey": "TRIG-PUSH"}).status_code == 401
+
+
+def test_plan_branches_for_pull_requests_only(server: LiveServer, admin: httpx.Client, tmp_path: Path) -> None:
+    from culm.domain.bamboo.models import BambooPlan
+
+    work = tmp_path / "prs"
+    pushed_repo(server, admin, "TRG", "prs", work,
+                [("bamboo-specs/bamboo.yml", specs("PRS", create="for-pull-request"))])
+    wait_for(lambda: results(server, "PRS"), "the first build of TRIG-PRS")
+    master = plan_row(server, "PRS")
+    git("checkout", "-q", "-b", "topic", cwd=work)
+    tip = commit_file(work, "topic.txt", "topic\n")
+    plain_tip = None
+    try:
+        push(server, work, "TRG", "prs", "topic")
+        git("checkout", "-q", "-b", "plain", "main", cwd=work)
+        plain_tip = commit_file(work, "plain.txt", "plain\n")
+        push(server, work, "TRG", "prs", "plain")
+    finally:
+        git("checkout", "-q", "main", cwd=work)
+    assert plain_tip is not None
+
+    def branch_plans() -> list[tuple[str | None, str]]:
+        with server_db(server) as session:
+            rows = session.scalars(select(BambooPlan).where(BambooPlan.master_id == master.id))
+            return [(p.branch_name, p.key) for p in rows]
+
+    # Both pushes handled (the consumer's offset passed them), neither created a plan branch.
+    from culm.domain.events.models import ConsumerOffset, Event
+
+    def handled() -> bool:
+        with server_db(server) as session:
+            last = session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
+            return session.get(ConsumerOffset, "bamboo").last_event_id >= last
+
+    wait_for(handled, "the pushes to be handled")
+    assert branch_plans() == []
+    r = admin.post("/rest/api/latest/projects/TRG/repos/prs/pull-requests", json={
+        "title": "Topic", "fromRef": {"id": "refs/heads/topic"}, "toRef": {"id": "refs/heads/main"}})
+    assert r.status_code == 201, r.text
+    (name, key), = wait_for(branch_plans, "the pull request's plan branch")
+    assert name == "topic"
+    built = wait_for(lambda: results(server, key), "a build of the pull request's branch")
+    assert [(b.revision, b.branch) for b in built] == [(tip, "topic")]

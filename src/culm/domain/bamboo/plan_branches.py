@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from culm.domain.bamboo.models import BambooPlan
+from culm.domain.bamboo import storage
+from culm.domain.bamboo.models import BambooArtifact, BambooJobResult, BambooPlan, BambooProject, BambooResult
 from culm.domain.base import now_ms
 
 MANUALLY = "manually"
@@ -97,10 +101,59 @@ def create(session: Session, master: BambooPlan, branch: str, *, name: str | Non
     return plan
 
 
+def _files_of(session: Session, plan: BambooPlan) -> list[Path]:
+    """The log folders and artifact folders of a plan's builds."""
+    project = session.get(BambooProject, plan.project_id)
+    job_keys = session.scalars(select(BambooJobResult.job_key).join(BambooResult,
+                                                                    BambooResult.id == BambooJobResult.result_id)
+                               .where(BambooResult.plan_id == plan.id).distinct())
+    paths = [storage.bamboo_dir() / "logs" / f"{project.key}-{plan.key}-{job}" for job in job_keys if project]
+    artifacts = session.scalars(select(BambooArtifact)
+                                .join(BambooJobResult, BambooJobResult.id == BambooArtifact.job_result_id)
+                                .join(BambooResult, BambooResult.id == BambooJobResult.result_id)
+                                .where(BambooResult.plan_id == plan.id))
+    for artifact in artifacts:
+        try:
+            paths.append(storage.artifact_dir(artifact))
+        except ValueError:
+            continue
+    return paths
+
+
 def remove(session: Session, plan: BambooPlan) -> None:
-    """Delete a plan branch; its results, stages, jobs, tests and artifacts go with it (foreign key cascade)."""
+    """Delete a plan branch; its results, stages, jobs, tests and artifacts go with it (foreign key cascade),
+    and their logs and artifact files once the deletion commits."""
+    paths = _files_of(session, plan)
     session.delete(plan)
     session.flush()
+    _remove_after_commit(session, paths)
+
+
+def _remove_after_commit(session: Session, paths: list[Path]) -> None:
+    """Files go only once the rows are gone for good: a rolled back transaction keeps them."""
+    pending = session.info.get("bamboo_remove_files")
+    if pending is None:
+        pending = session.info["bamboo_remove_files"] = []
+
+        live = [True]  # the listeners stay on the (short-lived) session but act once
+
+        def _done(s: Session) -> list[Path]:
+            if not live[0]:
+                return []
+            live[0] = False
+            return s.info.pop("bamboo_remove_files", [])
+
+        def _after_commit(s: Session) -> None:
+            for path in _done(s):
+                shutil.rmtree(path, ignore_errors=True)
+
+        def _after_rollback(s: Session, previous: Any) -> None:
+            if not getattr(previous, "nested", False):  # a savepoint rolled back: the deletion still stands
+                _done(s)
+
+        sa_event.listen(session, "after_commit", _after_commit)
+        sa_event.listen(session, "after_soft_rollback", _after_rollback)
+    pending.extend(paths)
 
 
 def follow_master(session: Session, master: BambooPlan) -> None:
