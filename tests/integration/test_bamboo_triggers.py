@@ -201,6 +201,19 @@ def test_invalid_specs_change_nothing_and_keep_the_error(server: LiveServer, lin
     assert plan_row(server, "PUSH").name == "Renamed"
 
 
+def test_unchanged_specs_are_not_reimported_and_disabled_plans_do_not_build(
+        server: LiveServer, admin: httpx.Client, linked: dict[str, Any]) -> None:
+    work = linked["work"]
+    wait_for(lambda: results(server, "PUSH"), "the first build")
+    assert admin.delete(B + "/plan/TRIG-PUSH/enable").status_code == 204
+    tip = commit_file(work, "README.md", "changed\n")
+    push(server, work, "TRG", "pushy", "main")
+    wait_for(lambda: (e := specs_error(server, linked["repo_id"])) and e[0] == tip, "the push to be scanned")
+    assert plan_row(server, "PUSH").enabled is False  # the specs say enabled, but they did not change
+    assert tip not in [r.revision for r in results(server, "PUSH")]
+    assert admin.post(B + "/plan/TRIG-PUSH/enable").status_code == 204
+
+
 def test_specs_of_a_plan_linked_elsewhere_are_not_taken_over(server: LiveServer, admin: httpx.Client,
                                                              linked: dict[str, Any],
                                                              tmp_path: Path) -> None:

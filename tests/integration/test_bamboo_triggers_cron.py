@@ -159,3 +159,35 @@ def test_racing_schedulers_fire_a_slot_exactly_once(server: LiveServer, admin: h
 
         assert cron.fire_plan(session, session.get(BambooPlan, plan_id), slot + 900) == 0  # type: ignore[attr-defined]
     assert len(results(server, "DAILY")) == 1
+
+
+@pytest.mark.parametrize(("quartz", "start", "fires"), [
+    # Quartz days of week count from Sunday = 1: "2-6" is Monday to Friday (2026-11-29 is a Sunday).
+    ("0 0 12 ? * 2-6", "2026-11-29T13:00:00",
+     ["2026-11-30T12:00:00", "2026-12-01T12:00:00", "2026-12-02T12:00:00"]),
+    ("0 0 12 ? * MON-FRI", "2026-11-29T13:00:00",
+     ["2026-11-30T12:00:00", "2026-12-01T12:00:00", "2026-12-02T12:00:00"]),
+    ("0 15 10 ? * 6#3", "2026-11-29T13:00:00",  # the third Friday of the month
+     ["2026-12-18T10:15:00", "2027-01-15T10:15:00", "2027-02-19T10:15:00"]),
+    ("30 0/20 * * * ? *", "2026-11-29T23:30:00",
+     ["2026-11-29T23:40:30", "2026-11-30T00:00:30", "2026-11-30T00:20:30"]),
+    ("*/10 * * * *", "2026-11-29T23:45:00",
+     ["2026-11-29T23:50:00", "2026-11-30T00:00:00", "2026-11-30T00:10:00"]),
+])
+def test_quartz_expressions_fire_when_bamboo_would(quartz: str, start: str, fires: list[str]) -> None:
+    from datetime import UTC, datetime
+
+    from culm.domain.bamboo import cron
+
+    def ms(text: str) -> int:
+        return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+    at: int | None = ms(start)
+    got = []
+    for _ in fires:
+        assert at is not None
+        at = cron.next_slot(quartz, at)
+        got.append(datetime.fromtimestamp(at / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S") if at else None)
+    assert got == fires
+    assert cron.previous_slot(quartz, ms(fires[1])) == ms(fires[1])  # a slot exactly now is due
+    assert cron.previous_slot(quartz, ms(fires[1]) + 999) == ms(fires[1])

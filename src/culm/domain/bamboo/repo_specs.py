@@ -38,16 +38,29 @@ def _invalid(message: str) -> SpecsInvalid:
     return SpecsInvalid([SpecError(message, None)])
 
 
+def _specs_node(repo: pygit2.Repository, revision: str) -> tree.Node | None:
+    commit = revisions.find_commit(repo, revision)
+    if commit is None:
+        return None
+    for path in SPEC_PATHS:
+        node = tree.find(commit, path)
+        if node is not None and node.kind == tree.FILE:
+            return node
+    return None
+
+
+def specs_blob(repository_id: int, revision: str) -> str | None:
+    """The object id of the specs file at `revision` (None without one): unchanged specs need no import."""
+    node = _specs_node(revisions.open_repo(repository_id), revision)
+    return node.oid if node else None
+
+
 def read_specs(repository_id: int, revision: str) -> str:
     """The specs text at `revision`; NoSpecs when there is none, SpecsInvalid when it cannot be read."""
     repo = revisions.open_repo(repository_id)
-    commit = revisions.find_commit(repo, revision)
-    if commit is None:
-        raise NoSpecs(revision)
-    for path in SPEC_PATHS:
-        node = tree.find(commit, path)
-        if node is None or node.kind != tree.FILE:
-            continue
+    node = _specs_node(repo, revision)
+    if node is not None:
+        path = node.path
         try:
             data = blob.read_limited(repo, node.oid, MAX_SPECS_BYTES)
         except (KeyError, ValueError, pygit2.GitError):
@@ -59,6 +72,15 @@ def read_specs(repository_id: int, revision: str) -> str:
         except UnicodeDecodeError:
             raise _invalid(f"{path} must be UTF-8 text") from None
     raise NoSpecs(revision)
+
+
+def _unchanged(session: Session, repo: Repository, revision: str) -> bool:
+    """The specs were imported at an earlier revision and the file is the same object now."""
+    last = session.get(BambooRepoSpecs, repo.id)
+    if last is None or last.error is not None or last.revision == revision:
+        return False
+    before = specs_blob(repo.id, last.revision)
+    return before is not None and before == specs_blob(repo.id, revision)
 
 
 def _plan(session: Session, spec: dict[str, Any]) -> BambooPlan | None:
@@ -91,7 +113,11 @@ def _record(session: Session, repo_id: int, revision: str, error: str | None) ->
 
 def scan(session: Session, repo: Repository, revision: str) -> list[BambooPlan] | None:
     """Import the specs of `repo` at `revision` (a new tip of its default branch) in the caller's transaction.
-    Returns the plans imported, or None when there are no specs or they were refused (error recorded)."""
+    Returns the plans imported, or None when there are no specs, they did not change since the last import
+    (so a plan disabled or labelled through REST stays so until its specs change), or they were refused."""
+    if _unchanged(session, repo, revision):
+        _record(session, repo.id, revision, None)
+        return None
     try:
         text = read_specs(repo.id, revision)
         specs = parse(text)
