@@ -84,6 +84,13 @@ def results(server: LiveServer, plan_key: str) -> list[Any]:
                                     .order_by(BambooResult.number)))
 
 
+def branch_keys(server: LiveServer, master_id: int) -> list[str]:
+    from culm.domain.bamboo.models import BambooPlan
+
+    with server_db(server) as session:
+        return list(session.scalars(select(BambooPlan.key).where(BambooPlan.master_id == master_id)))
+
+
 def specs_error(server: LiveServer, repo_id: int) -> tuple[str, str | None] | None:
     from culm.domain.bamboo.trigger_models import BambooRepoSpecs
 
@@ -252,6 +259,25 @@ def test_cron_only_plan_does_not_build_on_push_but_the_remote_trigger_builds_cha
     assert [b.revision for b in results(server, "REMOTE")] == [commits[-1], tip]
     r = admin.post("/bamboo/updateAndBuild.action", params={"buildKey": "TRIG-REMOTE"})
     assert r.status_code == 200 and len(results(server, "REMOTE")) == 2
+    # A new branch gets its plan branch (the spec creates them) but no build until detection runs for it.
+    git("checkout", "-q", "-b", "side", cwd=work)
+    side = commit_file(work, "side.txt", "side\n")
+    try:
+        push(server, work, "TRG", "remote", "side")
+    finally:
+        git("checkout", "-q", "main", cwd=work)
+    master = plan_row(server, "REMOTE")
+    branch_key = wait_for(lambda: branch_keys(server, master.id), "the plan branch")[0]
+    assert results(server, branch_key) == []
+    assert admin.post(url, params={"planKey": "TRIG-REMOTE", "skipBranches": "true"}).status_code == 204
+    assert results(server, branch_key) == [] and len(results(server, "REMOTE")) == 2
+    assert admin.post(url, params={"planKey": f"TRIG-{branch_key}"}).status_code == 204
+    assert [(b.revision, b.branch) for b in results(server, branch_key)] == [(side, "side")]
+    assert len(results(server, "REMOTE")) == 2
+    # Disabled plans are not built.
+    assert admin.delete(B + "/plan/TRIG-REMOTE/enable").status_code == 204
+    r = admin.post(url, params={"planKey": "TRIG-REMOTE"})
+    assert r.status_code == 403 and r.json()["errors"] == ["Building has been disabled."]
 
 
 def test_remote_trigger_bad_requests(server: LiveServer, admin: httpx.Client) -> None:
