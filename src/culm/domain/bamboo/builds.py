@@ -146,8 +146,10 @@ def enqueue(session: Session, plan: BambooPlan, *, reason: str, user_id: int | N
     changes: list[dict[str, Any]] = []
     if repo is not None:
         rev, short_branch = _resolve_revision(plan, repo, revision, branch)
-        changes = compute_changes(session, plan, repo.id, rev)
+    # Numbering first: it row-locks the plan, so concurrent builds of one plan see each other's revisions.
     number = _next_number(session, plan)
+    if repo is not None and rev is not None:
+        changes = compute_changes(session, plan, repo.id, rev)
     now = now_ms()
     result = BambooResult(plan_id=plan.id, number=number, life_cycle="Queued", state="Unknown", continuable=False,
                           reason=reason, trigger_user_id=user_id, repository_id=repo.id if repo else None,
@@ -311,7 +313,8 @@ def _complete(session: Session, result: BambooResult, stages: list[BambooStageRe
     if not already or result.completed_date is None:
         result.completed_date = now_ms()
     session.flush()
-    if not already and ran:
+    if not already and (ran or result.started_date is not None):
+        # A build that posted INPROGRESS always gets a final state, even when it was stopped before any job ended.
         forge_status.post(session, result, "SUCCESSFUL" if result.state == "Successful" else "FAILED")
 
 
@@ -335,6 +338,7 @@ def _reset_job(session: Session, job: BambooJobResult) -> None:
     job.blocked_reason = None
     job.queued_date = job.claimed_date = job.heartbeat_date = job.started_date = job.completed_date = None
     job.log_size = 0
+    job.attempt = 0  # a rerun may again be requeued once if its agent is lost
     job.tests_successful = job.tests_failed = job.tests_skipped = job.tests_quarantined = 0
 
 
@@ -374,6 +378,10 @@ def continue_build(session: Session, result: BambooResult, *, stage: str | None,
         for job in redo:
             _reset_job(session, job)
         redo_stages = {j.stage_idx for j in redo}
+        # A manual stage whose jobs failed is rerun at once: asking for the rerun is the approval.
+        failed_stages = [s.idx for s in stages if s.state == "Failed"]
+        if failed_stages:
+            result.run_through_stage = max(result.run_through_stage, max(failed_stages))
         for s in stages:
             if s.idx in redo_stages or s.life_cycle == "NotBuilt":
                 s.life_cycle, s.state = "Pending", "Unknown"
@@ -398,6 +406,12 @@ def continue_build(session: Session, result: BambooResult, *, stage: str | None,
     return result
 
 
+def short_job_key(value: str) -> str:
+    """`JOB1` from `JOB1`, `PROJ-PLAN-JOB1` or `PROJ-PLAN-JOB1-42` (project keys have no dashes)."""
+    parts = value.split("-")
+    return parts[2] if len(parts) in (3, 4) else value
+
+
 # -- stop -----------------------------------------------------------------------------------------------------
 def stop(session: Session, result: BambooResult, job_key: str | None = None) -> None:
     """Queued jobs leave the queue (NotBuilt); running ones are asked to cancel (the agent reports them Failed,
@@ -405,6 +419,9 @@ def stop(session: Session, result: BambooResult, job_key: str | None = None) -> 
     now = now_ms()
     scope = [BambooJobResult.result_id == result.id]
     if job_key is not None:
+        job_key = short_job_key(job_key)
+        if session.scalar(select(BambooJobResult.id).where(*scope, BambooJobResult.job_key == job_key)) is None:
+            raise NotFound(f"Job {job_key} not found in build {result_key(session, result)}")
         scope.append(BambooJobResult.job_key == job_key)
     touched = session.execute(update(BambooJobResult).where(*scope, BambooJobResult.life_cycle == "Queued")
                               .values(life_cycle="NotBuilt", state="Unknown", failure_reason=STOPPED,
@@ -427,7 +444,7 @@ def reap(session: Session, now_ms_value: int, lost_after_ms: int) -> int:
     or running with no active job are settled. Returns the number of jobs changed."""
     cutoff = now_ms_value - lost_after_ms
     stale = list(session.scalars(select(BambooJobResult).where(BambooJobResult.life_cycle == "InProgress")
-                                 .execution_options(populate_existing=True)))
+                                 .order_by(BambooJobResult.id).execution_options(populate_existing=True)))
     count = 0
     results: set[int] = set()
     for job in stale:
@@ -457,6 +474,17 @@ def reap(session: Session, now_ms_value: int, lost_after_ms: int) -> int:
     results.update(stuck)
     for result_id in sorted(results):
         advance(session, lock_result(session, result_id))
+    return count
+
+
+LOST_AFTER_MS = 120_000
+
+
+def housekeeping(session: Session, now: int | None = None, lost_after_ms: int = LOST_AFTER_MS) -> int:
+    """What a server runs every few seconds: reap lost jobs and refresh the blocked notes of queued ones."""
+    now = now_ms() if now is None else now
+    count = reap(session, now, lost_after_ms)
+    refresh_blocked(session, now)
     return count
 
 
