@@ -52,6 +52,10 @@ CODE_CHANGED = "CodeChanged"
 REPOSITORY_TRIGGERS = {"bitbucket-server-trigger", "stash-trigger", "polling", "remote", "repository-polling",
                        "bitbucket-cloud", "github", "bitbucket-server"}
 HEADS = "refs/heads/"
+# An event whose handling keeps failing (a repository gone from disk...) is skipped after this many runs, so
+# it cannot hold back every later push; transient failures (a lock timeout) are retried until then.
+MAX_ATTEMPTS = 5
+_failures: dict[int, int] = {}
 
 
 # -- waking the worker ------------------------------------------------------------------------------
@@ -212,9 +216,18 @@ def process_next(session: Session) -> int | None:
     pending = events.read_after(session, CONSUMER, 1, kinds=KINDS)
     if not pending:
         return None
-    handle(session, pending[0])
-    events.ack(session, CONSUMER, pending[0].id)
-    return pending[0].id
+    event = pending[0]
+    try:
+        with session.begin_nested():
+            handle(session, event)
+    except Exception:
+        failures = _failures[event.id] = _failures.get(event.id, 0) + 1
+        if failures < MAX_ATTEMPTS:
+            raise  # rolled back with the offset: handled again at the next run
+        log.exception("Bamboo triggers gave up on event %s after %s attempts", event.id, failures)
+    _failures.pop(event.id, None)
+    events.ack(session, CONSUMER, event.id)
+    return event.id
 
 
 def run_once(session_scope: Callable[[], AbstractContextManager[Session]], max_events: int = 500) -> int:
