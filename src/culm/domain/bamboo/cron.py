@@ -194,17 +194,30 @@ def fire_plan(session: Session, plan: BambooPlan, now: int) -> int:
     return fired
 
 
-def scheduled_plan_ids(session: Session) -> list[int]:
-    """Plans whose spec has a cron trigger (specs are JSON: filtered in Python, plans are few)."""
+def due_plan_ids(session: Session, now: int) -> list[int]:
+    """Plans with a cron slot not yet fired (or a trigger never seen): only these need a writing transaction."""
     rows = session.execute(select(BambooPlan.id, BambooPlan.spec).where(BambooPlan.enabled.is_(True))).all()
-    return [pid for pid, spec in rows if isinstance(spec, dict) and expressions(spec)]
+    scheduled = {pid: expressions(spec) for pid, spec in rows if isinstance(spec, dict) and expressions(spec)}
+    if not scheduled:
+        return []
+    fired = {(f.plan_id, f.trigger): f.last_slot for f in session.scalars(
+        select(BambooTriggerFire).where(BambooTriggerFire.plan_id.in_(list(scheduled))))}
+    due = []
+    for plan_id, exprs in scheduled.items():
+        for expression in exprs:
+            slot = previous_slot(expression, now)
+            last = fired.get((plan_id, _key(expression)))
+            if slot is not None and (last is None or slot > last):
+                due.append(plan_id)
+                break
+    return due
 
 
 def tick(session_scope: Callable[[], AbstractContextManager[Session]], now: int | None = None) -> int:
     """Fire every due slot; one transaction per plan so a failing plan does not hold the others back."""
     at = now_ms() if now is None else now
     with session_scope() as session:
-        plan_ids = scheduled_plan_ids(session)
+        plan_ids = due_plan_ids(session, at)
     fired = 0
     for plan_id in plan_ids:
         try:
