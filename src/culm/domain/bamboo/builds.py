@@ -30,7 +30,7 @@ from culm.domain.bamboo.service import Conflict, Invalid, NotFound
 from culm.domain.base import now_ms
 from culm.domain.repos.models import Repository
 from culm.git.branches import branch_commit
-from culm.git.changes import iter_changes
+from culm.git.build_changes import files_by_commit
 from culm.git.history import LogQuery, log_page
 from culm.git.revisions import commit_info, find_commit, open_repo
 from culm.git.storage import repo_dir
@@ -41,8 +41,21 @@ MAX_CHANGES = 100
 MAX_CHANGE_FILES = 100
 STOPPED = "Stopped by user"
 AGENT_LOST = "Agent lost"
+TIMED_OUT = "Timed out"
+# How long past its timeout a job that still reports is first asked to cancel, then failed.
+TIMEOUT_GRACE_MS = 60_000
 ACTIVE = ("Queued", "InProgress")
 DONE = ("Finished", "NotBuilt")
+
+
+def job_timeout_seconds() -> int:
+    """The longest a job may run (Settings.job_timeout, when the agent settings define it)."""
+    from culm.core.config import get_settings
+
+    try:
+        return max(1, int(getattr(get_settings(), "job_timeout", 3600) or 3600))
+    except (TypeError, ValueError):
+        return 3600
 
 
 def result_key(session: Session, result: BambooResult) -> str:
@@ -85,16 +98,7 @@ def _resolve_revision(plan: BambooPlan, repo: Repository, revision: str | None,
     return tip, name
 
 
-def _change(repo_id: int, info: Any) -> dict[str, Any]:
-    files: list[str] = []
-    parent = info.parents[0] if info.parents else None
-    try:
-        for change in iter_changes(repo_dir(repo_id), parent, info.id):
-            files.append(change.path)
-            if len(files) >= MAX_CHANGE_FILES:
-                break
-    except Exception:  # noqa: BLE001 - the list of files is informative only
-        log.exception("listing the files of %s failed", info.id)
+def _change(info: Any, files: list[str]) -> dict[str, Any]:
     return {"id": info.id, "author": info.author.name, "email": info.author.email, "message": info.message,
             "date": info.author_ms, "files": files}
 
@@ -115,7 +119,8 @@ def compute_changes(session: Session, plan: BambooPlan, repo_id: int, revision: 
     else:
         commit = find_commit(repo, revision)
         commits = [commit_info(commit)] if commit is not None else []
-    return [_change(repo_id, info) for info in commits]
+    files = files_by_commit(repo_dir(repo_id), [c.id for c in commits], MAX_CHANGE_FILES)
+    return [_change(info, files.get(info.id, [])) for info in commits]
 
 
 def _stage_index(spec: dict[str, Any], stage: str | None) -> int | None:
@@ -447,12 +452,23 @@ def reap(session: Session, now_ms_value: int, lost_after_ms: int) -> int:
                                  .order_by(BambooJobResult.id).execution_options(populate_existing=True)))
     count = 0
     results: set[int] = set()
+    overdue = now_ms_value - job_timeout_seconds() * 1000 - TIMEOUT_GRACE_MS
     for job in stale:
         seen = job.heartbeat_date or job.claimed_date or job.started_date or 0
+        started = job.started_date or job.claimed_date or now_ms_value
         if seen >= cutoff:
-            continue
-        if job.attempt < 2 and not job.cancel_requested:
-            values: dict[str, Any] = {"life_cycle": "Queued", "state": "Unknown", "claim_token": None,
+            # Alive but past its timeout: the agent should have killed it. Ask once, then give up on it.
+            if started >= overdue:
+                continue
+            if not job.cancel_requested:
+                values: dict[str, Any] = {"cancel_requested": True}
+            elif started < overdue - TIMEOUT_GRACE_MS:
+                values = {"life_cycle": "Finished", "state": "Failed", "claim_token": None,
+                          "failure_reason": TIMED_OUT, "completed_date": now_ms_value}
+            else:
+                continue
+        elif job.attempt < 2 and not job.cancel_requested:
+            values = {"life_cycle": "Queued", "state": "Unknown", "claim_token": None,
                                       "agent_id": None, "queued_date": now_ms_value, "heartbeat_date": None,
                                       "claimed_date": None, "started_date": None}
         else:
@@ -466,7 +482,7 @@ def reap(session: Session, now_ms_value: int, lost_after_ms: int) -> int:
         if changed:
             count += 1
             results.add(job.result_id)
-            if values["life_cycle"] == "Queued":
+            if values.get("life_cycle") == "Queued":
                 _work_queued(session)
     active = select(BambooJobResult.result_id).where(BambooJobResult.life_cycle.in_(ACTIVE))
     stuck = session.scalars(select(BambooResult.id).where(BambooResult.life_cycle.in_(("Queued", "InProgress")),

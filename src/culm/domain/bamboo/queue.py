@@ -38,7 +38,6 @@ from culm.domain.repos.models import Repository
 # Set after a transaction that queued jobs commits: the agents' long-poll wakes at once instead of polling.
 work_available = threading.Event()
 
-DEFAULT_TIMEOUT = 3600
 # How many queued jobs one claim looks at (oldest first) for one the agent can run.
 CLAIM_WINDOW = 200
 # An agent's last_seen is refreshed by its polls at most this often.
@@ -191,9 +190,7 @@ def _claimed(session: Session, job: BambooJobResult, token: str, agent: BambooAg
     subscriptions = [{"name": s.get("name"), "destination": s.get("destination") or "",
                       "artifact_id": _shared_artifact(session, result.id, s.get("name") or "")}
                      for s in spec.get("artifact-subscriptions") or []]
-    from culm.core.config import get_settings
-
-    timeout = int(getattr(get_settings(), "job_timeout", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT)
+    timeout = builds.job_timeout_seconds()
     return Claimed(
         job_result_id=job.id, claim_token=token, job_result_key=f"{plan_key}-{job.job_key}-{result.number}",
         result_key=f"{plan_key}-{result.number}", plan_key=plan_key, job_key=job.job_key,
@@ -223,9 +220,20 @@ def _candidates(session: Session, caps: dict[str, str]) -> Iterator[tuple[int, i
             return
 
 
+def server_paused() -> bool:
+    """An administrator paused the server (Bamboo's `/server/pause`): running jobs finish, no new one starts."""
+    try:
+        from culm.domain.bamboo import server_state  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return False
+    from culm.core.config import get_settings
+
+    return bool(server_state.is_paused(get_settings().home))
+
+
 def claim(session: Session, agent: BambooAgent) -> Claimed | None:
     """Take the oldest queued job this agent can run, or None. Safe against any number of concurrent claims."""
-    if not agent.enabled:
+    if not agent.enabled or server_paused():
         return None
     now = now_ms()
     if agent.last_seen is None or agent.last_seen < now - SEEN_RESOLUTION_MS:
@@ -360,7 +368,9 @@ def finish(session: Session, job_result_id: int, claim_token: str, *, successful
     ok = bool(successful) and not job.cancel_requested and counts["failed"] == 0
     reason = (str(failure_reason)[:2000] or None) if not ok and failure_reason else None
     if job.cancel_requested:
-        reason = builds.STOPPED
+        # Asked to cancel: by a user, or by the reaper for a job past its timeout.
+        overdue = (job.started_date or now) < now - builds.job_timeout_seconds() * 1000
+        reason = builds.TIMED_OUT if overdue else builds.STOPPED
     elif not ok and not reason:
         reason = f"{counts['failed']} test(s) failed" if counts["failed"] else "The job failed"
     ended = session.execute(update(BambooJobResult)
