@@ -75,10 +75,10 @@ async def _plan_one(request: Request) -> Response:
         return respond(request, "variable", simple(row), attrs=ATTRS)
     require_global(session, who, L.G_ADMIN)
     if request.method == "DELETE":
-        session.delete(row)
+        va.remove(session, row)
         return Response(status_code=204)
     body = await body_of(request)
-    va.update(row, body.get("name"), body.get("value"))
+    va.update(session, row, body.get("name"), body.get("value"))
     return respond(request, "variable", simple(row), attrs=ATTRS)
 
 
@@ -114,10 +114,10 @@ async def _project_one(request: Request) -> Response:
         return respond(request, "variable", simple(row), attrs=ATTRS)
     require_global(session, who, L.G_ADMIN)
     if request.method == "DELETE":
-        session.delete(row)
+        va.remove(session, row)
         return Response(status_code=204)
     body = await body_of(request)
-    va.update(row, body.get("name"), body.get("value"))
+    va.update(session, row, body.get("name"), body.get("value"))
     return respond(request, "variable", simple(row), attrs=ATTRS)
 
 
@@ -152,9 +152,9 @@ async def global_variable(request: Request) -> Response:
     require_global(session, who, L.G_ADMIN)
     row = va.by_id(session, render.strip_suffix(request.path_params["variableId"]))
     if request.method == "DELETE":
-        session.delete(row)
+        va.remove(session, row)
         return Response(status_code=204)
     if request.method == "PUT":
         body = await body_of(request)
-        va.update(row, body.get("name"), body.get("value"))
+        va.update(session, row, body.get("name"), body.get("value"))
     return respond(request, "globalVariable", global_json(request, row))

@@ -69,10 +69,11 @@ def create(session: Session, scope: str, owner_id: int, name: object, value: obj
     row = BambooVariable(scope=scope, owner_id=owner_id, name=name, value=value)
     session.add(row)
     session.flush()
+    mirror(session, row)
     return row
 
 
-def update(row: BambooVariable, name: object, value: object) -> None:
+def update(session: Session, row: BambooVariable, name: object, value: object) -> None:
     """A body naming another variable is refused; a missing name keeps this one's."""
     if name is None:
         name = row.name
@@ -80,6 +81,25 @@ def update(row: BambooVariable, name: object, value: object) -> None:
     if name != row.name:
         raise Invalid(f"Variable name {name} does not match {row.name}; rename is not supported.")
     row.value = value
+    session.flush()
+    mirror(session, row)
+
+
+def remove(session: Session, row: BambooVariable) -> None:
+    session.delete(row)
+    session.flush()
+    mirror(session, row)
+
+
+def mirror(session: Session, row: BambooVariable) -> None:
+    """A plan's spec keeps its variables in step with the rows, so whatever reads either (the plan's
+    variableContext, Specs export, the build engine) sees the same values."""
+    if row.scope != "PLAN":
+        return
+    plan = session.get(BambooPlan, row.owner_id)
+    if plan is not None:
+        values = {r.name: r.value for r in rows(session, "PLAN", plan.id)}
+        plan.spec = {**(plan.spec or {}), "variables": values}
 
 
 def upsert(session: Session, scope: str, owner_id: int, name: object, value: object) -> tuple[BambooVariable, bool]:
@@ -88,7 +108,7 @@ def upsert(session: Session, scope: str, owner_id: int, name: object, value: obj
         row = find(session, scope, owner_id, name)
     except NotFound:
         return create(session, scope, owner_id, name, value), True
-    row.value = value
+    update(session, row, name, value)
     return row, False
 
 
