@@ -76,6 +76,14 @@ def test_create_get_list(admin: httpx.Client, imported: None) -> None:
     assert plan["type"] == "chain_branch" and plan["shortName"] == "feature-login"
     assert {p["key"] for p in admin.get(B + "/plan", headers=J).json()["plans"]["plan"]} == {"BR-APP", "BR-LIB"}
     assert {v["name"] for v in admin.get(B + "/plan/BR-APP/variables", headers=J).json()} == {"color"}
+    master = admin.get(B + "/plan/BR-APP", params={"expand": "branches"}, headers=J).json()
+    assert master["branches"]["size"] == 2 and [b["key"] for b in master["branches"]["branch"]] == \
+        ["BR-APP1", "BR-APP2"]
+    assert admin.get(B + "/plan/BR-APP", headers=J).json()["branches"] == {"size": 2, "start-index": 0,
+                                                                          "max-result": 2}
+    root = ET.fromstring(admin.get(B + "/plan", params={"expand": "plans.plan.branches"}).content)
+    app = [p for p in root.findall("plans/plan") if p.get("key") == "BR-APP"][0]
+    assert [b.find("key").text for b in app.findall("branches/branch")] == ["BR-APP1", "BR-APP2"]
 
 
 def test_missing_branch_is_204(server: LiveServer, imported: None) -> None:

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from culm import __version__
 from culm.api import deps
 from culm.api.bamboo import render
+from culm.api.bamboo.rest_render import branch_items
 from culm.core.errors import AuthenticationRequired, CulmError
 from culm.domain.bamboo import favourites, server_state, service
 from culm.domain.bamboo.specs import SpecsInvalid
@@ -175,7 +176,8 @@ async def plans(request: Request) -> Response:
     starred = favourites.plan_ids(session, who.user.id if who.user else None)
     only = starred if _flag(request, "favourite") else None
     total, rows = service.plans_page(session, start, limit, only_ids=only)
-    items = [render.plan_json(request, p, pl, wanted, "plans.plan.", favourite=pl.id in starred) for p, pl in rows]
+    items = [render.plan_json(request, p, pl, wanted, "plans.plan.", favourite=pl.id in starred,
+                              branch_items=branch_items(request, session, p, pl)) for p, pl in rows]
     data = {"expand": "plans", "link": render.link(request, "plan"),
             "plans": render.collection("plan", items, total, start, len(items))}
     return render.respond(request, "plans", data)
@@ -186,8 +188,9 @@ async def plan(request: Request) -> Response:
     session, who = _caller(request)
     project_row, plan_row = service.plan(session, _plan_key(request))
     starred = plan_row.id in favourites.plan_ids(session, who.user.id if who.user else None)
-    return render.respond(request, "plan", render.plan_json(request, project_row, plan_row, render.expands(request),
-                                                            favourite=starred))
+    return render.respond(request, "plan", render.plan_json(
+        request, project_row, plan_row, render.expands(request), favourite=starred,
+        branch_items=branch_items(request, session, project_row, plan_row)))
 
 
 @route("/plan/{planKey}/enable", "POST", "DELETE")

@@ -7,10 +7,12 @@ import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
 from culm.api.bamboo import render
+from culm.domain.bamboo import branches
 from culm.domain.bamboo.models import BambooPlan, BambooProject
 
 XML_HEAD = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
@@ -69,3 +71,11 @@ def branch_json(request: Request, project: BambooProject, master: BambooPlan, br
                          "key": f"{project.key}-{master.key}", "name": f"{project.name} - {master.name}",
                          "planKey": {"key": f"{project.key}-{master.key}"}}
     return out
+
+
+def branch_items(request: Request, session: Session, project: BambooProject, plan: BambooPlan
+                 ) -> list[dict[str, Any]]:
+    """The plan branches of a top-level plan, rendered for its `branches` expand (none for a branch)."""
+    if plan.master_id is not None:
+        return []
+    return [branch_json(request, project, plan, b, with_master=False) for b in branches.branches(session, plan)]
