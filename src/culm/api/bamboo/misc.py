@@ -196,8 +196,8 @@ def _chart_params(values: dict[str, str]) -> dict[str, Any]:
             out[name] = values[name]
     for name, default in (("width", 450), ("height", 400)):
         raw = str(values.get(name) or default)
-        if not raw.isdigit() or not 20 <= int(raw) <= charts.MAX_SIZE:
-            raise Invalid(f"Invalid value for {name}: '{raw}' (20-{charts.MAX_SIZE})")
+        if not raw.isdigit() or not charts.MIN_SIZE <= int(raw) <= charts.MAX_SIZE:
+            raise Invalid(f"Invalid value for {name}: '{raw}' ({charts.MIN_SIZE}-{charts.MAX_SIZE})")
         out[name] = int(raw)
     return out
 
