@@ -215,6 +215,9 @@ def test_chart(server: LiveServer, admin: httpx.Client, imported: None) -> None:
         r = admin.get(B + "/chart", params={**params, **bad}, headers=J)
         assert r.status_code == 400 and r.json()["errors"], bad
     assert admin.get(B + "/chart", params={**params, "buildKeys": "MARS-NOPE"}, headers=J).status_code == 404
+    summary = admin.get(B + "/chart/planSummary", params={"buildKeys": "MARS-ROCKET"}, headers=J).json()
+    assert _png_size(admin.get(summary["location"]).content) == (450, 400)
+    assert admin.get(B + "/chart/planSummary", headers=J).status_code == 400
     bamboo = Bamboo(server.url + "/bamboo", username=ADMIN[0], password=ADMIN[1])
     assert {r["key"] for r in bamboo.reports()} == set(keys)
     got = bamboo.chart("com.atlassian.bamboo.plugin.system.reports:buildSuccessRate", "MARS-ROCKET", "WEEK",

@@ -208,8 +208,20 @@ def _chart_plans(session: Any, keys: str) -> list[int]:
 
 @route("/chart", "GET")
 async def chart(request: Request) -> Response:
+    return _chart(request, dict(request.query_params))
+
+
+@route("/chart/planSummary", "GET")
+async def plan_summary(request: Request) -> Response:
+    """The plan summary chart of Bamboo's plan page: build success rate over time."""
+    values = dict(request.query_params)
+    values.setdefault("reportKey", charts.PREFIX + "buildSuccessRate")
+    return _chart(request, values)
+
+
+def _chart(request: Request, values: dict[str, str]) -> Response:
     session, _ = _caller(request)
-    params = _chart_params(dict(request.query_params))
+    params = _chart_params(values)
     _chart_plans(session, params["buildKeys"])
     token = base64.urlsafe_b64encode(json.dumps(params, separators=(",", ":")).encode()).decode().rstrip("=")
     name = f"chart{zlib.crc32(token.encode()):010d}"
