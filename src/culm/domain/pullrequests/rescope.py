@@ -85,7 +85,7 @@ def schedule(session: Session) -> None:
         s.info.pop("rescope_scheduled", None)
         wake()
 
-    def _after_rollback(s: Session) -> None:
+    def _after_rollback(s: Session, _previous: object = None) -> None:  # after_soft_rollback passes two
         s.info.pop("rescope_scheduled", None)
 
     sa_event.listen(session, "after_commit", _after_commit, once=True)
