@@ -75,6 +75,15 @@ def get_settings() -> Settings:
     return settings
 
 
+def background_base_url(settings: Settings | None = None) -> str:
+    """The URL this server is reached at, for links made outside a request (build statuses, agents)."""
+    s = settings or get_settings()
+    if s.base_url:
+        return s.base_url.rstrip("/")
+    host = s.host if s.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    return f"http://[{host}]:{s.port}" if ":" in host else f"http://{host}:{s.port}"
+
+
 def reset_settings() -> None:
     """Forget cached settings (the CLI sets the environment before building the app)."""
     get_settings.cache_clear()
