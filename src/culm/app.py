@@ -43,8 +43,10 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
 
             worker = Worker(run_pending, settings.rescope_interval)
             worker.start()
+        from culm.agent import token
         from culm.agent.local import LocalAgents, Reaper
 
+        token.ensure()  # remote agents need it even when this process runs no local agent
         reaper = Reaper(settings)
         reaper.start()
         agents = LocalAgents(settings)

@@ -25,9 +25,8 @@ class LocalAgents:
         from culm.agent import token
         from culm.agent.client import AgentRefused
         from culm.agent.executor import Agent
-        from culm.api.bitbucket.rescope_view import background_base_url
-
-        server = background_base_url(self.settings)
+        # The loopback address of this very process (as push hooks use), not a public base URL behind a proxy.
+        server = self.settings.effective_hook_url()
         secret = token.ensure()
         base = self.settings.home / "agents"
         for index in range(self.settings.local_agents):

@@ -203,12 +203,8 @@ def _download(run: JobRun, artifact_id: int, name: str, destination: str) -> Non
 
 
 def download_subscriptions(run: JobRun) -> None:
-    """Job-level artifact subscriptions, before the tasks (those an artifact-download task names wait for it)."""
-    by_task = {a.get("name") for t in (run.job.get("tasks") or []) + (run.job.get("final_tasks") or [])
-               if t.get("type") == "artifact-download" for a in t.get("artifacts") or []}
+    """The job's artifact subscriptions, downloaded before its first task."""
     for sub in run.job.get("subscriptions") or []:
-        if sub.get("name") in by_task:
-            continue
         if sub.get("artifact_id") is None:
             raise JobFailed(f"the shared artifact '{sub.get('name')}' was not produced by an earlier stage")
         _download(run, int(sub["artifact_id"]), str(sub["name"]), str(sub.get("destination") or ""))
@@ -219,11 +215,14 @@ def task_artifact_download(run: JobRun, task: dict[str, Any], index: int) -> Non
         raise JobFailed("downloading artifacts of another plan is not supported")
     for wanted in task.get("artifacts") or []:
         name = str(wanted.get("name"))
-        sub = _subscription(run, name)
-        if sub is None:
+        artifact_id = wanted.get("artifact_id")
+        if artifact_id is None:
+            sub = _subscription(run, name)
+            artifact_id = sub["artifact_id"] if sub else None
+        if artifact_id is None:
             raise JobFailed(f"the shared artifact '{name}' was not produced by an earlier stage of this build")
-        destination = str(wanted.get("destination") or task.get("destination") or sub.get("destination") or "")
-        _download(run, int(sub["artifact_id"]), name, destination)
+        destination = str(wanted.get("destination") or task.get("destination") or "")
+        _download(run, int(artifact_id), name, destination)
 
 
 def save_artifacts(run: JobRun) -> None:

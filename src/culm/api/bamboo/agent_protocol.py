@@ -227,15 +227,20 @@ async def claim(request: Request) -> Response:
     except ValueError:
         raise service.Invalid("wait must be a number of seconds") from None
     deadline = time.monotonic() + wait
+    wake = _queue().work_available
     while True:
         if await request.is_disconnected():
             return Response(status_code=204)
+        wake.clear()
         found = await run_in_threadpool(_try_claim, uuid)
         if found is not None:
             return JSONResponse(found)
+        # Jobs queued by this process wake us at once (the engine sets the event on commit); others are polled.
+        next_poll = min(deadline, time.monotonic() + CLAIM_POLL_SECONDS)
+        while time.monotonic() < next_poll and not wake.is_set():
+            await asyncio.sleep(0.02)
         if time.monotonic() >= deadline:
             return Response(status_code=204)
-        await asyncio.sleep(CLAIM_POLL_SECONDS)
 
 
 # -- a running job -------------------------------------------------------------------------------------------
