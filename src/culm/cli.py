@@ -185,11 +185,27 @@ def agent(
     signal.signal(signal.SIGINT, _stop)
     runner = Agent(server, token, work_dir, name=name, agent_type="REMOTE", capabilities=caps, stop=stop)
     typer.echo(f"culm agent {runner.name} ({runner.uuid}) working in {runner.work_dir} for {server}")
-    try:
-        runner.run()
-    except AgentRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(3) from None
+    refused: list[str] = []
+
+    def work() -> None:
+        try:
+            runner.run()
+        except AgentRefused as exc:
+            refused.append(str(exc))
+        finally:
+            stop.set()
+
+    # The loop runs in a thread so that a stop signal need not wait for a long poll to end: without a job the
+    # process exits at once; with one, the executor kills the job's processes first (the server requeues it).
+    thread = threading.Thread(target=work, name="culm-agent", daemon=True)
+    thread.start()
+    while not stop.wait(0.5):
+        pass
+    if runner.current is not None:
+        thread.join(30)
+    if refused:
+        typer.echo(f"error: {refused[0]}", err=True)
+        raise SystemExit(3)
 
 
 @admin_app.command("grant")

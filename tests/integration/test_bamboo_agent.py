@@ -10,6 +10,7 @@ import re
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +138,9 @@ def server() -> Iterator[LiveServer]:
         yield s
 
 
-@pytest.fixture(scope="module")
-def maker(server: LiveServer) -> Iterator[sessionmaker[Session]]:
+@contextmanager
+def server_maker(server: LiveServer) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the server's database; this process's settings point at the server's home."""
     old = os.environ.get("CULM_HOME")
     os.environ["CULM_HOME"] = str(server.home)
     reset_settings()
@@ -152,6 +154,12 @@ def maker(server: LiveServer) -> Iterator[sessionmaker[Session]]:
         else:
             os.environ["CULM_HOME"] = old
         reset_settings()
+
+
+@pytest.fixture(scope="module")
+def maker(server: LiveServer) -> Iterator[sessionmaker[Session]]:
+    with server_maker(server) as m:
+        yield m
 
 
 @pytest.fixture(scope="module")

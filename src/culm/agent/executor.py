@@ -60,6 +60,7 @@ class LogStream:
         self._cap = cap
         self.sent_bytes = 0
         self.truncated = False
+        self._line_open = False  # the last text sent did not end a line
         self.last_flush = time.monotonic()
 
     def write(self, data: bytes) -> None:
@@ -72,7 +73,7 @@ class LogStream:
         """A message of the agent itself, on a line of its own."""
         with self._lock:
             self._pending += self._decoder.decode(b"", final=True)
-            if self._pending and not self._pending.endswith("\n"):
+            if (self._pending and not self._pending.endswith("\n")) or (not self._pending and self._line_open):
                 self._pending += "\n"
             self._pending += f"[culm-agent] {text}\n"
             self._flush(final=True)
@@ -93,6 +94,8 @@ class LogStream:
         text = self._mask(self._pending)
         cut = len(text) if final or self._hold <= 0 else max(0, len(text) - self._hold)
         out, self._pending = text[:cut], text[cut:]
+        if out:
+            self._line_open = not out.endswith("\n")
         while out:
             piece, out = out[:CHUNK], out[CHUNK:]
             self._emit(piece.encode("utf-8"))
