@@ -4,6 +4,7 @@ masked, chunked and capped, variables as data, artifact paths confined to the wo
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tarfile
 import time
@@ -209,3 +210,22 @@ def test_checkout_of_a_revision(tmp_path: Path) -> None:
     for revision, url in (("--upload-pack=touch", f"file://{origin}"), (first, "--upload-pack=x"), (first, "ssh:x")):
         with pytest.raises(ValidationError):
             checkout(tmp_path / "other", url, revision)
+
+
+def test_client_backs_off_while_the_server_is_unreachable(caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+
+    from culm.agent.client import AgentClient, AgentStopped
+    from support import free_port
+
+    stop = threading.Event()
+    client = AgentClient(f"http://127.0.0.1:{free_port()}", "token", "uuid-1", stop)
+    timer = threading.Timer(2.0, stop.set)
+    timer.start()
+    started = time.monotonic()
+    with caplog.at_level("WARNING", logger="culm.agent"), pytest.raises(AgentStopped):
+        client.register("a", "REMOTE", {})
+    delays = [float(m.group(1)) for r in caplog.records if (m := re.search(r"in ([\d.]+) s", r.message))]
+    assert delays[:3] == [0.5, 1.0, 2.0]
+    assert time.monotonic() - started < 10
+    client.close()
