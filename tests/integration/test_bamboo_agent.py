@@ -131,6 +131,20 @@ Later:
     - script: [echo later]
 """
 
+LOUD = """\
+---
+version: 2
+plan: {project-key: AGT, key: LOUD, name: Loud}
+stages:
+  - Build: [Build]
+Build:
+  tasks:
+    - script:
+        - printf 'bad \\377\\376 bytes\\n'
+        - head -c 15000000 /dev/zero | tr '\\0' 'x' | fold -w 100
+        - echo tail-marker
+"""
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LiveServer]:
@@ -383,3 +397,19 @@ def test_protocol_refuses_bad_callers(server: LiveServer, maker: sessionmaker[Se
             assert c.post(P + path, headers=good).status_code == 400
         assert c.get(P + "/jobs/1/artifacts/1", headers={**good, "X-Claim-Token": "f" * 32}).status_code == 404
     assert ADMIN  # the admin client is not needed: agents never use user credentials
+
+
+def test_megabytes_of_output_and_invalid_utf8(server: LiveServer, maker: sessionmaker[Session]) -> None:
+    plan_id = import_plan(server, maker, LOUD, None)
+    result = wait_result(maker, enqueue(maker, plan_id), timeout=180)
+    (job,) = jobs(maker, result.id)
+    with maker() as s:
+        path = server.home / "bamboo" / "logs" / "AGT-LOUD-JOB1" / f"{builds.log_file(s, job)}.log"
+    assert result.state == "Successful"
+    size = path.stat().st_size
+    assert 15_000_000 < size < 16_000_000 and job.log_size == size
+    with path.open("rb") as f:
+        head = f.read(4096).decode()
+        f.seek(-500, 2)
+        tail = f.read().decode()
+    assert "bad \ufffd\ufffd bytes" in head and "tail-marker" in tail
