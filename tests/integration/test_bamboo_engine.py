@@ -384,7 +384,7 @@ def test_failure_skips_later_stages_but_final_runs_then_rerun(maker: sessionmake
     assert (st["life"], st["state"], st["restarts"]) == ("Finished", "Successful", 1)
     with maker() as s:
         job = s.get(BambooJobResult, rerun.job_result_id)
-        assert job is not None and job.attempt == 2 and job.failure_reason is None
+        assert job is not None and job.attempt == 1 and job.failure_reason is None
 
 
 # -- stop -------------------------------------------------------------------------------------------------------------
@@ -556,3 +556,311 @@ def test_storage_paths(maker: sessionmaker[Session], server: LiveServer) -> None
         with pytest.raises(ValueError):
             storage.log_path(bad)
     assert storage.artifact_dir(BambooArtifact(id=7, path="7")) == storage.artifact_root() / "7"
+
+
+# -- more edges --------------------------------------------------------------------------------------------------------
+ARTIFACTS = """\
+---
+version: 2
+plan: {project-key: ENGP, key: ARTS, name: Artifacts}
+stages:
+  - Make: [Maker]
+  - Use: [User]
+Maker:
+  key: MAKER
+  tasks: [{script: [echo hi > out.txt]}]
+  artifacts:
+    - {name: out, pattern: out.txt, shared: true}
+  requirements: [{suite: ARTS}]
+User:
+  key: USER
+  artifact-subscriptions: [{artifact: out, destination: got}]
+  tasks:
+    - artifact-download: {artifacts: [{name: out}]}
+    - script: [cat got/out.txt]
+  requirements: [{suite: ARTS}]
+"""
+
+
+def test_artifacts_flow_to_later_stages(maker: sessionmaker[Session]) -> None:
+    from culm.domain.bamboo import storage
+    from culm.domain.bamboo.models import BambooArtifact
+
+    plan_id = make_plan(maker, ARTIFACTS)
+    agent = make_agent(maker, "ARTS")
+    enqueue(maker, plan_id)
+    made = claim(maker, agent)
+    assert made is not None and made.artifacts[0]["name"] == "out"
+    with maker() as s:
+        row = queue.add_artifact(s, made.job_result_id, made.claim_token, "out", True)
+        assert row.path == str(row.id) and storage.artifact_dir(row) == storage.artifact_root() / str(row.id)
+        with pytest.raises(Invalid):
+            queue.add_artifact(s, made.job_result_id, made.claim_token, "", True)
+        with pytest.raises(NotFound):
+            queue.add_artifact(s, made.job_result_id, "f" * 32, "x", True)
+        again = queue.add_artifact(s, made.job_result_id, made.claim_token, "out", True)  # a re-upload replaces
+        assert again.id == row.id
+        s.commit()
+        art_id = row.id
+    finish(maker, made, artifacts=[{"name": "out", "shared": True, "size": 3, "fileCount": 1, "artifact_id": art_id}])
+    with maker() as s:
+        art = s.get(BambooArtifact, art_id)
+        assert art is not None and (art.size, art.file_count) == (3, 1)
+    used = claim(maker, agent)
+    assert used is not None
+    assert used.subscriptions == [{"name": "out", "destination": "got", "artifact_id": art_id}]
+    assert used.tasks[0]["artifacts"][0]["artifact_id"] == art_id
+    finish(maker, used)
+
+
+def test_stop_one_job_by_its_key(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("STOPJ", [("Build", {}, ["A", "B"]), ("Later", {}, ["C"])]))
+    agent = make_agent(maker, "STOPJ")
+    result_id = enqueue(maker, plan_id)
+    with maker() as s:
+        with pytest.raises(NotFound):
+            builds.stop(s, s.get(BambooResult, result_id), "NOPE")  # type: ignore[arg-type]
+        builds.stop(s, s.get(BambooResult, result_id), "ENGP-STOPJ-B-1")  # type: ignore[arg-type]
+        s.commit()
+    st = state(maker, result_id)
+    assert st["jobs"]["B"] == ("NotBuilt", "Unknown") and st["jobs"]["A"] == ("Queued", "Unknown")
+    assert run_one(maker, agent).job_key == "A"
+    st = state(maker, result_id)
+    assert (st["life"], st["state"]) == ("Finished", "Failed") and st["jobs"]["C"] == ("NotBuilt", "Unknown")
+
+
+def test_rerun_of_a_failed_manual_stage_does_not_pause_again(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("RMAN", [("Build", {}, ["A"]), ("Deploy", {"manual": True}, ["D"])]))
+    agent = make_agent(maker, "RMAN")
+    result_id = enqueue(maker, plan_id, stage="Deploy")
+    run_one(maker, agent)
+    run_one(maker, agent, ok=False)
+    assert state(maker, result_id)["state"] == "Failed"
+    with maker() as s:
+        builds.continue_build(s, s.get(BambooResult, result_id), stage=None,  # type: ignore[arg-type]
+                              execute_all_stages=False, variables={}, user_id=None)
+        s.commit()
+    assert run_one(maker, agent).job_key == "D"
+    assert state(maker, result_id)["state"] == "Successful"
+
+
+def test_claim_skips_many_jobs_it_cannot_run(maker: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(queue, "CLAIM_WINDOW", 2)
+    other = make_plan(maker, spec("SKIPO", [("Build", {}, ["A", "B", "C"])]))
+    mine = make_plan(maker, spec("SKIPM", [("Build", {}, ["A"])]))
+    others = [enqueue(maker, other) for _ in range(2)]
+    result_id = enqueue(maker, mine)
+    got = claim(maker, make_agent(maker, "SKIPM"))
+    assert got is not None and got.result_key == "ENGP-SKIPM-1"
+    finish(maker, got)
+    assert state(maker, result_id)["state"] == "Successful"
+    with maker() as s:
+        for r in others:
+            builds.stop(s, s.get(BambooResult, r))  # type: ignore[arg-type]
+        s.commit()
+
+
+def test_job_removed_from_plan_fails_instead_of_running(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("GONE", [("Build", {}, ["A"])]))
+    agent = make_agent(maker, "GONE")
+    result_id = enqueue(maker, plan_id)
+    make_plan(maker, spec("GONE", [("Build", {}, ["Other"])], suite="GONEX"))
+    assert claim(maker, agent) is None
+    st = state(maker, result_id)
+    assert (st["life"], st["state"]) == ("Finished", "Failed")
+    assert st["failure"]["A"] == "The job no longer exists in the plan"
+
+
+def test_reap_settles_builds_left_without_active_jobs(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("STUCK", [("Build", {}, ["A"])]))
+    result_id = enqueue(maker, plan_id)
+    with maker() as s:  # as if a crash had left the build row behind its jobs
+        job = s.scalars(select(BambooJobResult).where(BambooJobResult.result_id == result_id)).one()
+        job.life_cycle, job.state = "NotBuilt", "Unknown"
+        s.commit()
+    with maker() as s:
+        builds.reap(s, now_ms(), 60_000)
+        s.commit()
+    assert state(maker, result_id)["life"] == "NotBuilt"
+
+
+def test_stopped_after_start_posts_final_status(maker: sessionmaker[Session], repo: tuple[int, list[str]]) -> None:
+    repo_id, commits = repo
+    plan_id = make_plan(maker, spec("GITS", [("Build", {}, ["A"])]), repo_id)
+    agent = make_agent(maker, "GITS")
+    result_id = enqueue(maker, plan_id, revision=commits[1])
+    assert claim(maker, agent) is not None
+    with maker() as s:
+        assert builds.reap(s, now_ms() + 120_000, 60_000) >= 1  # requeued: started, nothing finished
+        builds.stop(s, s.get(BambooResult, result_id))  # type: ignore[arg-type]
+        s.commit()
+    assert state(maker, result_id)["life"] == "NotBuilt"
+    with maker() as s:
+        row = s.scalars(select(BuildStatus).where(BuildStatus.commit_id == commits[1],
+                                                  BuildStatus.key == "ENGP-GITS")).one()
+        assert row.state == "FAILED"
+
+
+def test_no_repository_no_status(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("NOREPO", [("Build", {}, ["A"])]))
+    result_id = enqueue(maker, plan_id, revision="abc")
+    with maker() as s:
+        r = s.get(BambooResult, result_id)
+        assert r is not None and r.revision is None and r.repository_id is None and r.changes == []
+        assert s.scalars(select(BuildStatus).where(BuildStatus.key == "ENGP-NOREPO")).all() == []
+        builds.stop(s, r)
+        s.commit()
+
+
+def _threads(targets: list[Any]) -> list[BaseException]:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(targets))
+
+    def wrap(fn: Any) -> None:
+        try:
+            barrier.wait()
+            fn()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=wrap, args=(fn,)) for fn in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def test_parallel_jobs_finishing_together_advance_the_build_once(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("PAR", [("Build", {}, ["J1", "J2", "J3", "J4"]), ("Next", {}, ["N"])]))
+    agent = make_agent(maker, "PAR")
+    results = [enqueue(maker, plan_id) for _ in range(3)]
+    jobs = [claim(maker, agent) for _ in range(12)]
+    assert all(jobs) and claim(maker, agent) is None
+    assert not _threads([lambda j=j: finish(maker, j) for j in jobs])
+    for result_id in results:
+        st = state(maker, result_id)
+        assert st["jobs"]["N"] == ("Queued", "Unknown") and st["stages"][0][1:] == ("Finished", "Successful")
+    nexts = [claim(maker, agent) for _ in range(3)]
+    assert all(nexts) and claim(maker, agent) is None
+    assert not _threads([lambda j=j: finish(maker, j) for j in nexts])
+    assert {state(maker, r)["state"] for r in results} == {"Successful"}
+
+
+def test_stop_racing_claims_leaves_no_job_unaccounted(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("RACESTOP", [("Build", {}, ["J1", "J2", "J3", "J4", "J5", "J6"])]))
+    result_id = enqueue(maker, plan_id)
+    agents = [make_agent(maker, "RACESTOP") for _ in range(4)]
+    claimed: list[int] = []
+
+    def claimer(agent_id: int) -> None:
+        while (got := claim(maker, agent_id)) is not None:
+            claimed.append(got.job_result_id)
+
+    def stopper() -> None:
+        with maker() as s:
+            builds.stop(s, s.get(BambooResult, result_id))  # type: ignore[arg-type]
+            s.commit()
+
+    assert not _threads([*(lambda a=a: claimer(a) for a in agents), stopper])
+    with maker() as s:
+        rows = s.scalars(select(BambooJobResult).where(BambooJobResult.result_id == result_id)).all()
+        assert len(claimed) == len(set(claimed))
+        for row in rows:
+            if row.id in claimed:
+                assert row.life_cycle == "InProgress" and row.cancel_requested
+            else:
+                assert row.life_cycle == "NotBuilt"
+        tokens = {row.id: row.claim_token for row in rows}
+    for job_id in claimed:
+        with maker() as s:
+            assert queue.heartbeat(s, job_id, tokens[job_id] or "") is True
+            queue.finish(s, job_id, tokens[job_id] or "", successful=False, failure_reason="Stopped by user",
+                         tests=[], artifacts=[], result_variables={})
+            s.commit()
+    st = state(maker, result_id)
+    assert st["life"] == ("Finished" if claimed else "NotBuilt")
+
+
+def test_finish_checks_its_input_and_failed_tests_fail_the_job(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("FIN", [("Build", {}, ["A"])]))
+    agent = make_agent(maker, "FIN")
+    result_id = enqueue(maker, plan_id)
+    job = claim(maker, agent)
+    assert job is not None
+    bad: list[dict[str, Any]] = [{"tests": ["x"]}, {"tests": "x"}, {"artifacts": [1]}, {"result_variables": [1]}]
+    for kw in bad:
+        with maker() as s, pytest.raises(Invalid):
+            queue.finish(s, job.job_result_id, job.claim_token, successful=True, failure_reason=None,
+                         **{"tests": [], "artifacts": [], "result_variables": {}, **kw})
+    with maker() as s:
+        for token in ("", "é" * 32, job.claim_token + "x"):
+            with pytest.raises(NotFound):
+                queue.heartbeat(s, job.job_result_id, token)
+        with pytest.raises(NotFound):
+            queue.job_for_token(s, 999999, job.claim_token)
+        assert queue.job_for_token(s, job.job_result_id, job.claim_token).life_cycle == "InProgress"
+    finish(maker, job, ok=True, tests=[{"className": "T", "methodName": "m", "status": "failed",
+                                        "errors": "boom"}, {"className": "T", "methodName": "n", "status": "odd"}])
+    st = state(maker, result_id)
+    assert (st["state"], st["failure"]["A"]) == ("Failed", "2 test(s) failed")
+    with maker() as s:
+        rows = s.scalars(select(BambooTestResult).where(BambooTestResult.job_result_id == job.job_result_id)
+                         .order_by(BambooTestResult.method_name)).all()
+        assert [(r.status, r.errors) for r in rows] == [("failed", ["boom"]), ("failed", [])]
+        with pytest.raises(NotFound):  # a second finish of the same claim
+            queue.finish(s, job.job_result_id, job.claim_token, successful=True, failure_reason=None, tests=[],
+                         artifacts=[], result_variables={})
+
+
+def test_housekeeping_marks_jobs_no_online_agent_can_run(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("HOUSE", [("Build", {}, ["A"])]))
+    result_id = enqueue(maker, plan_id)
+    with maker() as s:
+        builds.housekeeping(s, now_ms() + 10 * 60_000)  # every agent is long gone by then
+        s.commit()
+        job = s.scalars(select(BambooJobResult).where(BambooJobResult.result_id == result_id)).one()
+        assert job.blocked_reason == "No enabled agent is online"
+        builds.stop(s, s.get(BambooResult, result_id))  # type: ignore[arg-type]
+        s.commit()
+
+
+def test_paused_server_hands_out_no_job(maker: sessionmaker[Session], server: LiveServer) -> None:
+    server_state = pytest.importorskip("culm.domain.bamboo.server_state")
+    plan_id = make_plan(maker, spec("PAUSE", [("Build", {}, ["A"])]))
+    agent = make_agent(maker, "PAUSE")
+    result_id = enqueue(maker, plan_id)
+    server_state.write(Path(server.home).resolve(), server_state.PAUSED, "admin")
+    try:
+        assert claim(maker, agent) is None
+    finally:
+        server_state.write(Path(server.home).resolve(), server_state.RUNNING, "admin")
+    run_one(maker, agent)
+    assert state(maker, result_id)["state"] == "Successful"
+
+
+def test_job_past_its_timeout_is_cancelled_then_failed(maker: sessionmaker[Session]) -> None:
+    plan_id = make_plan(maker, spec("SLOW", [("Build", {}, ["A"]), ("Tidy", {"final": True}, ["T"])]))
+    agent = make_agent(maker, "SLOW")
+    result_id = enqueue(maker, plan_id)
+    job = claim(maker, agent)
+    assert job is not None
+    hour = builds.job_timeout_seconds() * 1000
+    with maker() as s:  # the agent still reports, but the job started long ago
+        row = s.get(BambooJobResult, job.job_result_id)
+        assert row is not None
+        row.started_date = row.claimed_date = now_ms() - hour - 2 * builds.TIMEOUT_GRACE_MS - 1000
+        row.heartbeat_date = now_ms()
+        s.commit()
+    with maker() as s:
+        assert builds.reap(s, now_ms(), 60_000) >= 1
+        s.commit()
+        assert queue.heartbeat(s, job.job_result_id, job.claim_token) is True
+        s.commit()
+    with maker() as s:
+        assert builds.reap(s, now_ms() + builds.TIMEOUT_GRACE_MS, 60_000 + builds.TIMEOUT_GRACE_MS) >= 1
+        s.commit()
+    st = state(maker, result_id)
+    assert st["jobs"]["A"] == ("Finished", "Failed") and st["failure"]["A"] == "Timed out"
+    assert run_one(maker, agent).job_key == "T"  # a timeout is a failure, not a stop: the final stage runs
+    assert state(maker, result_id)["state"] == "Failed"

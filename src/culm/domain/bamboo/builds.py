@@ -30,7 +30,7 @@ from culm.domain.bamboo.service import Conflict, Invalid, NotFound
 from culm.domain.base import now_ms
 from culm.domain.repos.models import Repository
 from culm.git.branches import branch_commit
-from culm.git.changes import iter_changes
+from culm.git.build_changes import files_by_commit
 from culm.git.history import LogQuery, log_page
 from culm.git.revisions import commit_info, find_commit, open_repo
 from culm.git.storage import repo_dir
@@ -41,8 +41,21 @@ MAX_CHANGES = 100
 MAX_CHANGE_FILES = 100
 STOPPED = "Stopped by user"
 AGENT_LOST = "Agent lost"
+TIMED_OUT = "Timed out"
+# How long past its timeout a job that still reports is first asked to cancel, then failed.
+TIMEOUT_GRACE_MS = 60_000
 ACTIVE = ("Queued", "InProgress")
 DONE = ("Finished", "NotBuilt")
+
+
+def job_timeout_seconds() -> int:
+    """The longest a job may run (Settings.job_timeout, when the agent settings define it)."""
+    from culm.core.config import get_settings
+
+    try:
+        return max(1, int(getattr(get_settings(), "job_timeout", 3600) or 3600))
+    except (TypeError, ValueError):
+        return 3600
 
 
 def result_key(session: Session, result: BambooResult) -> str:
@@ -85,16 +98,7 @@ def _resolve_revision(plan: BambooPlan, repo: Repository, revision: str | None,
     return tip, name
 
 
-def _change(repo_id: int, info: Any) -> dict[str, Any]:
-    files: list[str] = []
-    parent = info.parents[0] if info.parents else None
-    try:
-        for change in iter_changes(repo_dir(repo_id), parent, info.id):
-            files.append(change.path)
-            if len(files) >= MAX_CHANGE_FILES:
-                break
-    except Exception:  # noqa: BLE001 - the list of files is informative only
-        log.exception("listing the files of %s failed", info.id)
+def _change(info: Any, files: list[str]) -> dict[str, Any]:
     return {"id": info.id, "author": info.author.name, "email": info.author.email, "message": info.message,
             "date": info.author_ms, "files": files}
 
@@ -115,7 +119,8 @@ def compute_changes(session: Session, plan: BambooPlan, repo_id: int, revision: 
     else:
         commit = find_commit(repo, revision)
         commits = [commit_info(commit)] if commit is not None else []
-    return [_change(repo_id, info) for info in commits]
+    files = files_by_commit(repo_dir(repo_id), [c.id for c in commits], MAX_CHANGE_FILES)
+    return [_change(info, files.get(info.id, [])) for info in commits]
 
 
 def _stage_index(spec: dict[str, Any], stage: str | None) -> int | None:
@@ -146,8 +151,10 @@ def enqueue(session: Session, plan: BambooPlan, *, reason: str, user_id: int | N
     changes: list[dict[str, Any]] = []
     if repo is not None:
         rev, short_branch = _resolve_revision(plan, repo, revision, branch)
-        changes = compute_changes(session, plan, repo.id, rev)
+    # Numbering first: it row-locks the plan, so concurrent builds of one plan see each other's revisions.
     number = _next_number(session, plan)
+    if repo is not None and rev is not None:
+        changes = compute_changes(session, plan, repo.id, rev)
     now = now_ms()
     result = BambooResult(plan_id=plan.id, number=number, life_cycle="Queued", state="Unknown", continuable=False,
                           reason=reason, trigger_user_id=user_id, repository_id=repo.id if repo else None,
@@ -311,7 +318,8 @@ def _complete(session: Session, result: BambooResult, stages: list[BambooStageRe
     if not already or result.completed_date is None:
         result.completed_date = now_ms()
     session.flush()
-    if not already and ran:
+    if not already and (ran or result.started_date is not None):
+        # A build that posted INPROGRESS always gets a final state, even when it was stopped before any job ended.
         forge_status.post(session, result, "SUCCESSFUL" if result.state == "Successful" else "FAILED")
 
 
@@ -335,6 +343,7 @@ def _reset_job(session: Session, job: BambooJobResult) -> None:
     job.blocked_reason = None
     job.queued_date = job.claimed_date = job.heartbeat_date = job.started_date = job.completed_date = None
     job.log_size = 0
+    job.attempt = 0  # a rerun may again be requeued once if its agent is lost
     job.tests_successful = job.tests_failed = job.tests_skipped = job.tests_quarantined = 0
 
 
@@ -374,6 +383,10 @@ def continue_build(session: Session, result: BambooResult, *, stage: str | None,
         for job in redo:
             _reset_job(session, job)
         redo_stages = {j.stage_idx for j in redo}
+        # A manual stage whose jobs failed is rerun at once: asking for the rerun is the approval.
+        failed_stages = [s.idx for s in stages if s.state == "Failed"]
+        if failed_stages:
+            result.run_through_stage = max(result.run_through_stage, max(failed_stages))
         for s in stages:
             if s.idx in redo_stages or s.life_cycle == "NotBuilt":
                 s.life_cycle, s.state = "Pending", "Unknown"
@@ -398,6 +411,12 @@ def continue_build(session: Session, result: BambooResult, *, stage: str | None,
     return result
 
 
+def short_job_key(value: str) -> str:
+    """`JOB1` from `JOB1`, `PROJ-PLAN-JOB1` or `PROJ-PLAN-JOB1-42` (project keys have no dashes)."""
+    parts = value.split("-")
+    return parts[2] if len(parts) in (3, 4) else value
+
+
 # -- stop -----------------------------------------------------------------------------------------------------
 def stop(session: Session, result: BambooResult, job_key: str | None = None) -> None:
     """Queued jobs leave the queue (NotBuilt); running ones are asked to cancel (the agent reports them Failed,
@@ -405,6 +424,9 @@ def stop(session: Session, result: BambooResult, job_key: str | None = None) -> 
     now = now_ms()
     scope = [BambooJobResult.result_id == result.id]
     if job_key is not None:
+        job_key = short_job_key(job_key)
+        if session.scalar(select(BambooJobResult.id).where(*scope, BambooJobResult.job_key == job_key)) is None:
+            raise NotFound(f"Job {job_key} not found in build {result_key(session, result)}")
         scope.append(BambooJobResult.job_key == job_key)
     touched = session.execute(update(BambooJobResult).where(*scope, BambooJobResult.life_cycle == "Queued")
                               .values(life_cycle="NotBuilt", state="Unknown", failure_reason=STOPPED,
@@ -427,15 +449,26 @@ def reap(session: Session, now_ms_value: int, lost_after_ms: int) -> int:
     or running with no active job are settled. Returns the number of jobs changed."""
     cutoff = now_ms_value - lost_after_ms
     stale = list(session.scalars(select(BambooJobResult).where(BambooJobResult.life_cycle == "InProgress")
-                                 .execution_options(populate_existing=True)))
+                                 .order_by(BambooJobResult.id).execution_options(populate_existing=True)))
     count = 0
     results: set[int] = set()
+    overdue = now_ms_value - job_timeout_seconds() * 1000 - TIMEOUT_GRACE_MS
     for job in stale:
         seen = job.heartbeat_date or job.claimed_date or job.started_date or 0
+        started = job.started_date or job.claimed_date or now_ms_value
         if seen >= cutoff:
-            continue
-        if job.attempt < 2 and not job.cancel_requested:
-            values: dict[str, Any] = {"life_cycle": "Queued", "state": "Unknown", "claim_token": None,
+            # Alive but past its timeout: the agent should have killed it. Ask once, then give up on it.
+            if started >= overdue:
+                continue
+            if not job.cancel_requested:
+                values: dict[str, Any] = {"cancel_requested": True}
+            elif started < overdue - TIMEOUT_GRACE_MS:
+                values = {"life_cycle": "Finished", "state": "Failed", "claim_token": None,
+                          "failure_reason": TIMED_OUT, "completed_date": now_ms_value}
+            else:
+                continue
+        elif job.attempt < 2 and not job.cancel_requested:
+            values = {"life_cycle": "Queued", "state": "Unknown", "claim_token": None,
                                       "agent_id": None, "queued_date": now_ms_value, "heartbeat_date": None,
                                       "claimed_date": None, "started_date": None}
         else:
@@ -449,7 +482,7 @@ def reap(session: Session, now_ms_value: int, lost_after_ms: int) -> int:
         if changed:
             count += 1
             results.add(job.result_id)
-            if values["life_cycle"] == "Queued":
+            if values.get("life_cycle") == "Queued":
                 _work_queued(session)
     active = select(BambooJobResult.result_id).where(BambooJobResult.life_cycle.in_(ACTIVE))
     stuck = session.scalars(select(BambooResult.id).where(BambooResult.life_cycle.in_(("Queued", "InProgress")),
@@ -457,6 +490,17 @@ def reap(session: Session, now_ms_value: int, lost_after_ms: int) -> int:
     results.update(stuck)
     for result_id in sorted(results):
         advance(session, lock_result(session, result_id))
+    return count
+
+
+LOST_AFTER_MS = 120_000
+
+
+def housekeeping(session: Session, now: int | None = None, lost_after_ms: int = LOST_AFTER_MS) -> int:
+    """What a server runs every few seconds: reap lost jobs and refresh the blocked notes of queued ones."""
+    now = now_ms() if now is None else now
+    count = reap(session, now, lost_after_ms)
+    refresh_blocked(session, now)
     return count
 
 

@@ -11,11 +11,12 @@ import re
 import secrets
 import shutil
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from culm.domain.bamboo import builds, forge_status, storage
@@ -37,9 +38,10 @@ from culm.domain.repos.models import Repository
 # Set after a transaction that queued jobs commits: the agents' long-poll wakes at once instead of polling.
 work_available = threading.Event()
 
-DEFAULT_TIMEOUT = 3600
 # How many queued jobs one claim looks at (oldest first) for one the agent can run.
 CLAIM_WINDOW = 200
+# An agent's last_seen is refreshed by its polls at most this often.
+SEEN_RESOLUTION_MS = 5_000
 
 
 def schedule_wake(session: Session) -> None:
@@ -188,9 +190,7 @@ def _claimed(session: Session, job: BambooJobResult, token: str, agent: BambooAg
     subscriptions = [{"name": s.get("name"), "destination": s.get("destination") or "",
                       "artifact_id": _shared_artifact(session, result.id, s.get("name") or "")}
                      for s in spec.get("artifact-subscriptions") or []]
-    from culm.core.config import get_settings
-
-    timeout = int(getattr(get_settings(), "job_timeout", DEFAULT_TIMEOUT) or DEFAULT_TIMEOUT)
+    timeout = builds.job_timeout_seconds()
     return Claimed(
         job_result_id=job.id, claim_token=token, job_result_key=f"{plan_key}-{job.job_key}-{result.number}",
         result_key=f"{plan_key}-{result.number}", plan_key=plan_key, job_key=job.job_key,
@@ -200,19 +200,46 @@ def _claimed(session: Session, job: BambooJobResult, token: str, agent: BambooAg
         masked=masked, repository=_repository(session, result), timeout_seconds=timeout)
 
 
+def _candidates(session: Session, caps: dict[str, str]) -> Iterator[tuple[int, int]]:
+    """Queued jobs this agent can run, oldest first, read a window at a time."""
+    last: tuple[int, int] | None = None
+    while True:
+        query = (select(BambooJobResult.id, BambooJobResult.requirements, BambooJobResult.result_id,
+                        BambooJobResult.queued_date)
+                 .where(BambooJobResult.life_cycle == "Queued")
+                 .order_by(BambooJobResult.queued_date, BambooJobResult.id).limit(CLAIM_WINDOW))
+        if last is not None:
+            query = query.where(or_(BambooJobResult.queued_date > last[0],
+                                    and_(BambooJobResult.queued_date == last[0], BambooJobResult.id > last[1])))
+        rows = session.execute(query).all()
+        for job_id, requirements, result_id, queued in rows:
+            last = (queued or 0, job_id)
+            if match_requirements(requirements or [], caps) is None:
+                yield job_id, result_id
+        if len(rows) < CLAIM_WINDOW:
+            return
+
+
+def server_paused() -> bool:
+    """An administrator paused the server (Bamboo's `/server/pause`): running jobs finish, no new one starts."""
+    try:
+        from culm.domain.bamboo import server_state  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return False
+    from culm.core.config import get_settings
+
+    return bool(server_state.is_paused(get_settings().home))
+
+
 def claim(session: Session, agent: BambooAgent) -> Claimed | None:
     """Take the oldest queued job this agent can run, or None. Safe against any number of concurrent claims."""
-    if not agent.enabled:
+    if not agent.enabled or server_paused():
         return None
     now = now_ms()
-    agent.last_seen = now
+    if agent.last_seen is None or agent.last_seen < now - SEEN_RESOLUTION_MS:
+        agent.last_seen = now  # not on every poll: a long-polling agent would write every quarter second
     caps = agent_capabilities(agent)
-    rows = session.execute(select(BambooJobResult.id, BambooJobResult.requirements, BambooJobResult.result_id)
-                           .where(BambooJobResult.life_cycle == "Queued")
-                           .order_by(BambooJobResult.queued_date, BambooJobResult.id).limit(CLAIM_WINDOW)).all()
-    for job_id, requirements, result_id in rows:
-        if match_requirements(requirements or [], caps) is not None:
-            continue
+    for job_id, result_id in _candidates(session, caps):
         token = secrets.token_hex(16)
         won = session.execute(update(BambooJobResult)
                               .where(BambooJobResult.id == job_id, BambooJobResult.life_cycle == "Queued")
@@ -227,6 +254,13 @@ def claim(session: Session, agent: BambooAgent) -> Claimed | None:
         job = session.scalars(select(BambooJobResult).where(BambooJobResult.id == job_id)
                               .execution_options(populate_existing=True)).one()
         _truncate_log(session, job)
+        plan = session.get(BambooPlan, result.plan_id)
+        if plan is None or not _job_spec(plan, job):
+            # The plan changed since the build was queued and no longer has this job: it cannot run.
+            job.life_cycle, job.state, job.claim_token = "Finished", "Failed", None
+            job.failure_reason, job.completed_date = "The job no longer exists in the plan", now
+            builds.advance(session, result)
+            continue
         first_start = result.life_cycle != "InProgress"
         if result.started_date is None:
             result.started_date = now
@@ -253,8 +287,8 @@ def job_for_token(session: Session, job_result_id: int, claim_token: str) -> Bam
     """The running job this claim token belongs to; NotFound for a stale or wrong token."""
     job = session.scalars(select(BambooJobResult).where(BambooJobResult.id == job_result_id)
                           .execution_options(populate_existing=True)).first()
-    if (job is None or job.life_cycle != "InProgress" or not job.claim_token or not claim_token
-            or not secrets.compare_digest(job.claim_token, claim_token)):
+    if (job is None or job.life_cycle != "InProgress" or not job.claim_token or not isinstance(claim_token, str)
+            or not secrets.compare_digest(job.claim_token.encode(), claim_token.encode())):
         raise NotFound(f"Job {job_result_id} is not running under this claim")
     return job
 
@@ -302,29 +336,43 @@ def _int(value: Any) -> int:
         return 0
 
 
+def _errors(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(e) for e in value[:50]]
+    return []
+
+
+def _test_status(test: Any) -> str:
+    if not isinstance(test, dict):
+        raise Invalid("Each test result must be an object")
+    status = str(test.get("status") or "failed").lower()
+    return status if status in ("successful", "failed", "skipped") else "failed"
+
+
 def finish(session: Session, job_result_id: int, claim_token: str, *, successful: bool, failure_reason: str | None,
            tests: list[dict[str, Any]], artifacts: list[dict[str, Any]], result_variables: dict[str, str]) -> None:
-    """The agent's last word on a job: store tests and artifacts, end the job, move the build on."""
+    """The agent's last word on a job: end the job, store its tests and artifact sizes, move the build on.
+    A failed test fails the job; a job asked to cancel ends Failed, 'Stopped by user'."""
+    if not isinstance(tests or [], list) or not isinstance(artifacts or [], list):
+        raise Invalid("'tests' and 'artifacts' must be lists")
+    if not isinstance(result_variables or {}, dict):
+        raise Invalid("Result variables must be an object")
+    if any(not isinstance(a, dict) for a in artifacts or []):
+        raise Invalid("Each artifact must be an object")
+    statuses = [_test_status(t) for t in tests or []]
+    counts = {k: statuses.count(k) for k in ("successful", "failed", "skipped")}
     job = job_for_token(session, job_result_id, claim_token)
-    counts = {"successful": 0, "failed": 0, "skipped": 0}
-    for test in tests or []:
-        status = str(test.get("status") or "failed").lower()
-        if status not in counts:
-            status = "failed"
-        counts[status] += 1
-        session.add(BambooTestResult(job_result_id=job.id, class_name=str(test.get("className") or "")[:1024],
-                                     method_name=str(test.get("methodName") or "")[:1024], status=status,
-                                     duration_ms=_int(test.get("durationMs")),
-                                     errors=[str(e) for e in test.get("errors") or []][:50]))
-    for art in artifacts or []:
-        row = session.get(BambooArtifact, _int(art.get("artifact_id")))
-        if row is not None and row.job_result_id == job.id:
-            row.size, row.file_count = _int(art.get("size")), _int(art.get("fileCount"))
     now = now_ms()
-    ok = bool(successful) and not job.cancel_requested
-    reason = failure_reason if not ok else None
-    if job.cancel_requested and not reason:
-        reason = builds.STOPPED
+    ok = bool(successful) and not job.cancel_requested and counts["failed"] == 0
+    reason = (str(failure_reason)[:2000] or None) if not ok and failure_reason else None
+    if job.cancel_requested:
+        # Asked to cancel: by a user, or by the reaper for a job past its timeout.
+        overdue = (job.started_date or now) < now - builds.job_timeout_seconds() * 1000
+        reason = builds.TIMED_OUT if overdue else builds.STOPPED
+    elif not ok and not reason:
+        reason = f"{counts['failed']} test(s) failed" if counts["failed"] else "The job failed"
     ended = session.execute(update(BambooJobResult)
                             .where(BambooJobResult.id == job.id, BambooJobResult.claim_token == claim_token,
                                    BambooJobResult.life_cycle == "InProgress")
@@ -335,6 +383,14 @@ def finish(session: Session, job_result_id: int, claim_token: str, *, successful
                             .execution_options(synchronize_session=False)).rowcount
     if ended != 1:
         raise NotFound(f"Job {job_result_id} is not running under this claim")
+    session.add_all([BambooTestResult(job_result_id=job.id, class_name=str(t.get("className") or "")[:1024],
+                                      method_name=str(t.get("methodName") or "")[:1024], status=status,
+                                      duration_ms=_int(t.get("durationMs")), errors=_errors(t.get("errors")))
+                     for t, status in zip(tests or [], statuses, strict=True)])
+    for art in artifacts or []:
+        row = session.get(BambooArtifact, _int(art.get("artifact_id")))
+        if row is not None and row.job_result_id == job.id:
+            row.size, row.file_count = _int(art.get("size")), _int(art.get("fileCount"))
     result = builds.lock_result(session, job.result_id)
     if result_variables:
         result.result_variables = {**(result.result_variables or {}),
