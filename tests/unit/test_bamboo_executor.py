@@ -223,7 +223,7 @@ def test_client_backs_off_while_the_server_is_unreachable(caplog: pytest.LogCapt
     timer = threading.Timer(2.0, stop.set)
     timer.start()
     started = time.monotonic()
-    with caplog.at_level("WARNING", logger="culm.agent"), pytest.raises(AgentStopped):
+    with caplog.at_level("INFO", logger="culm.agent"), pytest.raises(AgentStopped):
         client.register("a", "REMOTE", {})
     delays = [float(m.group(1)) for r in caplog.records if (m := re.search(r"in ([\d.]+) s", r.message))]
     assert delays[:3] == [0.5, 1.0, 2.0]
