@@ -338,6 +338,9 @@ def test_log_streams_job_token_reads_only_its_repository_and_stop_kills_the_grou
     clone = git("-c", header, "clone", "-q", url, str(tmp_path / "clone"), check=False)
     assert clone.returncode == 0, clone.stderr
     assert git("rev-parse", "HEAD", cwd=tmp_path / "clone").stdout.strip() == commits[-1]
+    git("commit", "-q", "--allow-empty", "-m", "from a build", cwd=tmp_path / "clone")
+    push = git("-c", header, "push", "-q", url, "HEAD:refs/heads/from-build", cwd=tmp_path / "clone", check=False)
+    assert push.returncode != 0  # read, never write
     other = git("-c", header, "clone", "-q", f"{server.url}/scm/{KEY}/other-repo.git", str(tmp_path / "o"),
                 check=False)
     assert other.returncode != 0
