@@ -24,11 +24,23 @@ class Settings(BaseSettings):
     # Largest page any list answers, whatever `limit` asks (Bitbucket's page.max.* default).
     page_max: int = 1000
     git_bin: str = "git"
+    # The Bamboo triggers of `culm serve`: builds on push and specs import (an outbox consumer, polled every
+    # `bamboo_triggers_interval` seconds besides being woken on commit) and the cron scheduler (every second).
+    bamboo_triggers: bool = True
+    bamboo_triggers_interval: float = 2.0
     # Where push hooks reach this node's internal API (default: loopback on `port`).
     hook_url: str | None = None
     # The pull request rescoping worker (outbox consumer) of `culm serve`, and how often it polls.
     rescope_worker: bool = True
     rescope_interval: float = 3.0
+    # Bamboo build agents running as threads of each serving process (0: none, builds need remote agents).
+    local_agents: int = 2
+    # Longest a job may run (seconds) before its agent kills it, unless the plan says otherwise.
+    job_timeout: int = 3600
+    # A running job whose agent sent no heartbeat for this long is requeued (once) or failed by the reaper.
+    agent_lost_seconds: int = 60
+    # How often the reaper looks for lost agents and blocked jobs (seconds).
+    reaper_interval: float = 2.0
 
     @property
     def shared_dir(self) -> Path:
