@@ -309,6 +309,11 @@ def test_failed_build_rerun_and_changesets(server, admin, built) -> None:  # typ
     assert run_jobs(server) == ["MARS-ROCKET-TST-2", "MARS-ROCKET-PKG-2"]
     res = _result(admin, "MARS-ROCKET-2", "variables")
     assert res["state"] == "Successful" and res["restartCount"] == 1
+    # Build 2 kept no artifact: build-latest is the newest build that has it.
+    assert admin.get("/bamboo/artifact/MARS-ROCKET/shared/build-latest/wings/wings.txt").content == b"wings\n"
+    assert admin.get("/bamboo/artifact/MARS-ROCKET/JOB1/build-latest/wings/wings.txt").content == b"wings\n"
+    assert admin.get("/bamboo/artifact/MARS-ROCKET/shared/build-2/wings/wings.txt").status_code == 404
+    assert admin.get("/bamboo/artifact/MARS-ROCKET/TST/build-latest/wings/wings.txt").status_code == 404
     assert {"name": "retry", "value": "yes"} in res["variables"]["variable"]
 
 
