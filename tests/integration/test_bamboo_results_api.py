@@ -573,8 +573,13 @@ def test_concurrent_triggers_get_distinct_numbers(server, admin, built) -> None:
         with server.client() as c:
             return c.get(B + "/result/MARS-ROCKET-1", headers=J).status_code
 
+    def remote(_: int) -> int:
+        with server.client() as c:
+            return c.post("/bamboo/updateAndBuild.action", params={"buildKey": "MARS-NOPE"}).status_code
+
     with ThreadPoolExecutor(6) as pool:
         assert list(pool.map(read, range(6))) == [200] * 6
+        assert list(pool.map(remote, range(6))) == [404] * 6
         numbers = sorted(pool.map(trigger, range(6)))
     assert len(set(numbers)) == 6 and numbers == list(range(numbers[0], numbers[0] + 6))
     queue = admin.get(B + "/queue", params={"expand": "queuedBuilds"}, headers=J).json()["queuedBuilds"]
