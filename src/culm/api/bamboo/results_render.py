@@ -738,13 +738,65 @@ def finished_states() -> tuple[str, ...]:
     return ("Successful", "Failed")
 
 
-def find_result(session: Session, raw: str, include_all: bool = True
+def _plan_repository_id(session: Session, plan: BambooPlan) -> int | None:
+    if plan.repository_id is None and plan.master_id is not None:
+        master = session.get(BambooPlan, plan.master_id)
+        return master.repository_id if master is not None else None
+    return plan.repository_id
+
+
+def require_read(session: Session, who: Any, plan: BambooPlan) -> None:
+    """Builds of a plan linked to a repository show its code (changes, logs, artifacts): only readers of the
+    repository see them. Plans without a repository are readable by every logged-in user, as plans are."""
+    from culm.domain.permissions import levels as L
+    from culm.domain.permissions.service import require_repo
+    from culm.domain.repos.models import Repository
+
+    repo_id = _plan_repository_id(session, plan)
+    repo = session.get(Repository, repo_id) if repo_id is not None else None
+    if repo is None:
+        return
+    try:
+        require_repo(session, who, repo, L.READ)
+    except PermissionDenied:
+        raise Forbidden("You do not have permission to see the builds of this plan: they come from a "
+                        "repository you cannot read.") from None
+
+
+def readable_plans(session: Session, who: Any) -> Any:
+    """A condition on BambooPlan: plans whose builds `who` may see (see require_read)."""
+    from sqlalchemy import or_
+    from sqlalchemy.orm import aliased
+
+    from culm.domain.permissions import levels as L
+    from culm.domain.permissions import visibility
+    from culm.domain.projects.models import Project
+    from culm.domain.repos.models import Repository
+
+    repos = (select(Repository.id).join(Project, Project.id == Repository.project_id)
+             .where(visibility.repo_condition(session, who, L.READ)))
+    master = aliased(BambooPlan)
+    master_repo = select(master.repository_id).where(master.id == BambooPlan.master_id).scalar_subquery()
+    own = or_(BambooPlan.repository_id.in_(repos),
+              BambooPlan.repository_id.is_(None) & BambooPlan.master_id.is_not(None) & master_repo.in_(repos))
+    unlinked = BambooPlan.repository_id.is_(None) & (BambooPlan.master_id.is_(None) | master_repo.is_(None))
+    return or_(unlinked, own)
+
+
+def readable_plan(session: Session, who: Any, full_key: str) -> tuple[BambooProject, BambooPlan]:
+    project, plan = service.plan(session, full_key)
+    require_read(session, who, plan)
+    return project, plan
+
+
+def find_result(session: Session, raw: str, include_all: bool = True, *, who: Any
                 ) -> tuple[BambooProject, BambooPlan, BambooResult, BambooJobResult | None]:
-    """The plan or job result a key names (`latest` allowed); NotFound in Bamboo's words otherwise."""
+    """The plan or job result a key names (`latest` allowed), if `who` may see it; NotFound in Bamboo's words
+    otherwise."""
     key = parse_key(raw)
     if key is None or key.number is None:
         raise service.NotFound(f"Result {raw} not found")
-    project, plan = service.plan(session, key.plan_key)
+    project, plan = readable_plan(session, who, key.plan_key)
     query = select(BambooResult).where(BambooResult.plan_id == plan.id)
     if key.job is not None:
         query = query.where(BambooResult.id.in_(select(BambooJobResult.result_id)
