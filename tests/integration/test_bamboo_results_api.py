@@ -147,7 +147,7 @@ def test_paused_build_json(admin, built) -> None:  # type: ignore[no-untyped-def
     assert {"key": "ManualBuildTriggerReason.userName", "value": "admin"} in res["metadata"]["item"]
     stages = res["stages"]["stage"]
     assert [(s["name"], s["lifeCycleState"], s["manual"]) for s in stages] == [
-        ("Build stage", "Finished", False), ("Ship", "Pending", True)]
+        ("Build stage", "Finished", False), ("Ship", "NotBuilt", True)]  # as the S6 fixture shows a paused stage
     assert stages[0]["displayMessage"] == "2 jobs passed" and stages[1]["runnable"] is True
     jobs = stages[0]["results"]["result"]
     assert [j["key"] for j in jobs] == ["MARS-ROCKET-JOB1-1", "MARS-ROCKET-TST-1"]

@@ -482,6 +482,12 @@ def result_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: Bamb
     return out
 
 
+def shown_life_cycle(life_cycle: str, result: BambooResult) -> str:
+    """A stage or job still waiting when its build has ended (paused at a manual stage, or stopped) shows as
+    NotBuilt, as Bamboo shows the stages after a manual one."""
+    return "NotBuilt" if life_cycle == "Pending" and result.life_cycle in ("Finished", "NotBuilt") else life_cycle
+
+
 def stage_display(stage: BambooStageResult, jobs: list[BambooJobResult]) -> tuple[str, str]:
     total = len(jobs)
     not_run = sum(1 for j in jobs if j.life_cycle in ("Pending", "NotBuilt"))
@@ -501,7 +507,8 @@ def stage_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: Bambo
     display_class, message = stage_display(stage, jobs)
     out: dict[str, Any] = {
         "expand": "results", "name": stage.name, "id": stage.id, "description": stage.description,
-        "lifeCycleState": stage.life_cycle, "state": stage.state, "displayClass": display_class,
+        "lifeCycleState": shown_life_cycle(stage.life_cycle, result), "state": stage.state,
+        "displayClass": display_class,
         "displayMessage": message, "collapsedByDefault": stage.state == "Successful", "manual": stage.manual,
         "final": stage.final, "restartable": result.life_cycle == "Finished" and stage.state == "Failed",
         "runnable": stage.manual and stage.life_cycle in ("Pending", "NotBuilt") and result.continuable,
@@ -527,7 +534,8 @@ def job_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: BambooR
     if stage is None:
         stage = session.scalar(select(BambooStageResult).where(BambooStageResult.result_id == result.id,
                                                                BambooStageResult.idx == job.stage_idx))
-    out, asked = _common(ctx, project, plan, result, wanted, prefix, key, job.life_cycle, job.state, job, now)
+    life = shown_life_cycle(job.life_cycle, result)
+    out, asked = _common(ctx, project, plan, result, wanted, prefix, key, life, job.state, job, now)
     out = {"expand": JOB_RESULT_EXPAND, **out}
     out["id"] = job.id
     out["parent"] = {"href": render.link(ctx.request, f"result/{result_key(project, plan, result)}")["href"],
@@ -540,7 +548,7 @@ def job_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: BambooR
                 "failedTestCount": failed, "quarantinedTestCount": job.tests_quarantined,
                 "skippedTestCount": skipped, "restartCount": result.restart_count})
     restartable = job.life_cycle == "Finished" and job.state == "Failed"
-    out.update(_flags(job.life_cycle, job.state, False, restartable, result.once_off))
+    out.update(_flags(life, job.state, False, restartable, result.once_off))
     reason = build_reason(ctx, result)
     out.update({"buildReason": reason, "reasonSummary": reason, "specsResult": False})
     if job.failure_reason:
