@@ -163,7 +163,7 @@ def test_paused_build_json(admin, built) -> None:  # type: ignore[no-untyped-def
     assert (tests["all"], tests["successful"], tests["skipped"], tests["failed"]) == (3, 2, 1, 0)
     assert [t["methodName"] for t in tests["allTests"]["testResult"]] == ["test_left", "test_right", "test_later"]
     assert tests["failedTests"] == {"size": 0, "start-index": 0, "max-result": 0}
-    assert stages[1]["results"]["size"] == 1 and stages[1]["results"]["result"][0]["lifeCycleState"] == "Pending"
+    assert stages[1]["results"]["size"] == 1 and stages[1]["results"]["result"][0]["lifeCycleState"] == "NotBuilt"
 
 
 def test_result_xml(admin, built) -> None:  # type: ignore[no-untyped-def]
