@@ -365,6 +365,11 @@ def finish(session: Session, job_result_id: int, claim_token: str, *, successful
     statuses = [_test_status(t) for t in tests or []]
     counts = {k: statuses.count(k) for k in ("successful", "failed", "skipped")}
     job = job_for_token(session, job_result_id, claim_token)
+    from culm.domain.bamboo import quarantine  # quarantined failed tests neither count as failed nor fail the job
+
+    held, successful, failure_reason = quarantine.on_finish(session, job, tests or [], statuses, bool(successful),
+                                                            failure_reason)
+    counts["failed"] -= held
     now = now_ms()
     ok = bool(successful) and not job.cancel_requested and counts["failed"] == 0
     reason = (str(failure_reason)[:2000] or None) if not ok and failure_reason else None
@@ -380,7 +385,7 @@ def finish(session: Session, job_result_id: int, claim_token: str, *, successful
                             .values(life_cycle="Finished", state="Successful" if ok else "Failed",
                                     failure_reason=reason, completed_date=now, heartbeat_date=now,
                                     tests_successful=counts["successful"], tests_failed=counts["failed"],
-                                    tests_skipped=counts["skipped"])
+                                    tests_skipped=counts["skipped"], tests_quarantined=held)
                             .execution_options(synchronize_session=False)).rowcount
     if ended != 1:
         raise NotFound(f"Job {job_result_id} is not running under this claim")
