@@ -4,7 +4,7 @@ approval of remote agents."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from culm.domain.base import Base, now_ms
@@ -47,11 +47,13 @@ class BambooAgentAssignment(Base):
 
 
 class BambooAgentApproval(Base):
-    """A remote agent that registered while approval was required: no work until `approved`."""
+    """Administrative details of an agent: its description, and for a remote agent that registered while
+    approval was required, whether an administrator approved it (no work until then)."""
 
     __tablename__ = "bamboo_agent_approvals"
 
     agent_id: Mapped[int] = mapped_column(ForeignKey("bamboo_agents.id", ondelete="CASCADE"), primary_key=True)
     approved: Mapped[bool] = mapped_column(Boolean, default=False)
     ip: Mapped[str] = mapped_column(String(64), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
     created_date: Mapped[int] = mapped_column(BigInteger, default=now_ms)

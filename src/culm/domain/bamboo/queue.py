@@ -233,13 +233,18 @@ def server_paused() -> bool:
 
 def claim(session: Session, agent: BambooAgent) -> Claimed | None:
     """Take the oldest queued job this agent can run, or None. Safe against any number of concurrent claims."""
-    if not agent.enabled or server_paused():
+    from culm.domain.bamboo import agent_access  # approval of remote agents, agents dedicated to jobs
+
+    if not agent.enabled or server_paused() or not agent_access.may_work(session, agent):
         return None
     now = now_ms()
     if agent.last_seen is None or agent.last_seen < now - SEEN_RESOLUTION_MS:
         agent.last_seen = now  # not on every poll: a long-polling agent would write every quarter second
     caps = agent_capabilities(agent)
+    allowed = agent_access.dedication(session, agent)
     for job_id, result_id in _candidates(session, caps):
+        if not allowed(job_id):
+            continue
         token = secrets.token_hex(16)
         won = session.execute(update(BambooJobResult)
                               .where(BambooJobResult.id == job_id, BambooJobResult.life_cycle == "Queued")

@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("agent_id", sa.Integer(), nullable=False),
         sa.Column("approved", sa.Boolean(), nullable=False),
         sa.Column("ip", sa.String(length=64), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
         sa.Column("created_date", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["agent_id"], ["bamboo_agents.id"],
                                 name=op.f("fk_bamboo_agent_approvals_agent_id_bamboo_agents"), ondelete="CASCADE"),
