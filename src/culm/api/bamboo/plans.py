@@ -119,7 +119,10 @@ async def info(request: Request) -> Response:
 async def server(request: Request) -> Response:
     _caller(request)
     state, by = server_state.read(request.app.state.settings.home)
-    return render.respond(request, "serverStatusInfo", {"state": state, "setByUser": by, "reindexInProgress": False})
+    data = {"state": state, "setByUser": by, "reindexInProgress": False}
+    if by is None:
+        del data["setByUser"]  # never set by anyone: absent (the spec types it as a string, never null)
+    return render.respond(request, "serverStatusInfo", data)
 
 
 @route("/currentUser", "GET")

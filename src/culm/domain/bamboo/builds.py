@@ -531,6 +531,9 @@ def refresh_blocked(session: Session, now: int | None = None) -> None:
         if job.blocked_reason != reason:
             job.blocked_reason = reason
     session.flush()
+    from culm.domain.bamboo.restart import settle  # a server preparing to restart is ready once idle
+
+    settle(session)
 
 
 def log_file(session: Session, job: BambooJobResult) -> str:
