@@ -162,3 +162,13 @@ def test_quarantine_changes_builds(server: LiveServer, admin: httpx.Client, plan
     assert r.status_code == 400 and r.json()["errors"]
     third = _build(server, admin)
     assert third["buildState"] == "Failed" and third["quarantinedTestCount"] == 0 and third["failedTestCount"] == 1
+
+
+def test_plan_alias(admin: httpx.Client, plan: str) -> None:
+    data = admin.get(f"{B}/plan/QA/FLAKY", headers=J).json()
+    assert data["key"] == plan and data["shortKey"] == "FLAKY"
+    assert ET.fromstring(admin.get(f"{B}/plan/QA/FLAKY.xml").content).get("key") == plan
+    assert admin.get(f"{B}/plan/QA/NOPE", headers=J).status_code == 404
+    # The routes below a plan key are not taken by the alias.
+    assert admin.get(f"{B}/plan/{plan}/variables", headers=J).status_code == 200
+    assert admin.get(f"{B}/plan/{plan}/label", headers=J).json()["labels"]["size"] == 0
