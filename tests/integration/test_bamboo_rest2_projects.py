@@ -189,3 +189,11 @@ def test_project_repository_bad_inputs(server: LiveServer, admin: httpx.Client) 
     assert admin.get(url, headers=J).json() == []
 
 
+
+
+def test_empty_projects_are_listed_with_show_empty(admin: httpx.Client) -> None:
+    assert admin.post(B + "/project", json={"key": "EMPTY", "name": "Empty"}).status_code == 201
+    hidden = admin.get(B + "/project", params={"max-result": 25}, headers=J).json()["projects"]["project"]
+    assert "EMPTY" not in {p["key"] for p in hidden}
+    shown = admin.get(B + "/project", params={"showEmpty": "true"}, headers=J).json()["projects"]
+    assert "EMPTY" in {p["key"] for p in shown["project"]} and shown["size"] > len(hidden)

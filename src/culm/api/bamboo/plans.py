@@ -139,7 +139,7 @@ async def projects(request: Request) -> Response:
     session, _ = _caller(request)
     start, limit = _paging(request)
     wanted = render.expands(request)
-    total, rows = service.projects_page(session, start, limit)
+    total, rows = service.projects_page(session, start, limit, show_empty=_flag(request, "showEmpty"))
     items = []
     for project in rows:
         item = {"expand": "plans", **render.project_json(request, project)}
