@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     rescope_interval: float = 3.0
     # Bamboo build agents running as threads of each serving process (0: none, builds need remote agents).
     local_agents: int = 2
+    # Remote agents registering for the first time get no work until an administrator approves them
+    # (Bamboo's remote agent authentication, `PUT /agent/authentication/{uuid}`).
+    agent_approval: bool = False
     # Longest a job may run (seconds) before its agent kills it, unless the plan says otherwise.
     job_timeout: int = 3600
     # A running job whose agent sent no heartbeat for this long is requeued (once) or failed by the reaper.

@@ -2,6 +2,12 @@
 
 from culm.domain.automerge.models import AutoMergeRequest
 from culm.domain.avatars.models import Avatar
+from culm.domain.bamboo.admin_models import (
+    BambooAgentApproval,
+    BambooAgentAssignment,
+    BambooProjectRepository,
+    BambooQuarantine,
+)
 from culm.domain.bamboo.models import (
     BambooAgent,
     BambooArtifact,
@@ -50,11 +56,15 @@ __all__ = [
     "AccessToken",
     "Avatar",
     "BambooAgent",
+    "BambooAgentApproval",
+    "BambooAgentAssignment",
     "BambooArtifact",
     "BambooFavourite",
     "BambooJobResult",
     "BambooPlan",
     "BambooProject",
+    "BambooProjectRepository",
+    "BambooQuarantine",
     "BambooResult",
     "BambooRepoSpecs",
     "BambooResultComment",

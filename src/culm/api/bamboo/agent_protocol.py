@@ -172,7 +172,7 @@ def _json(raw: bytes) -> dict[str, Any]:
 
 # -- register and claim --------------------------------------------------------------------------------------
 
-def _register(uuid: str, body: dict[str, Any]) -> dict[str, Any]:
+def _register(uuid: str, body: dict[str, Any], ip: str = "") -> dict[str, Any]:
     name = body.get("name")
     kind = str(body.get("type") or "REMOTE").upper()
     caps = body.get("capabilities") or {}
@@ -191,6 +191,9 @@ def _register(uuid: str, body: dict[str, Any]) -> dict[str, Any]:
         if agent is None:
             agent = BambooAgent(uuid=uuid, name=name.strip(), type=kind, enabled=True, capabilities=dict(caps))
             session.add(agent)
+            from culm.domain.bamboo.agent_access import on_register  # approval, when required
+
+            on_register(session, agent, ip)
         else:
             agent.name, agent.type, agent.capabilities = name.strip(), kind, dict(caps)
         agent.last_seen = now_ms()
@@ -203,7 +206,7 @@ def _register(uuid: str, body: dict[str, Any]) -> dict[str, Any]:
 async def register(request: Request) -> Response:
     uuid = _agent_uuid(request)
     body = _json(await _body(request, 1 << 20))
-    return JSONResponse(await run_in_threadpool(_register, uuid, body))
+    return JSONResponse(await run_in_threadpool(_register, uuid, body, request.client.host if request.client else ""))
 
 
 def _try_claim(uuid: str) -> dict[str, Any] | None:

@@ -119,7 +119,10 @@ async def info(request: Request) -> Response:
 async def server(request: Request) -> Response:
     _caller(request)
     state, by = server_state.read(request.app.state.settings.home)
-    return render.respond(request, "serverStatusInfo", {"state": state, "setByUser": by, "reindexInProgress": False})
+    data = {"state": state, "setByUser": by, "reindexInProgress": False}
+    if by is None:
+        del data["setByUser"]  # never set by anyone: absent (the spec types it as a string, never null)
+    return render.respond(request, "serverStatusInfo", data)
 
 
 @route("/currentUser", "GET")
@@ -136,7 +139,7 @@ async def projects(request: Request) -> Response:
     session, _ = _caller(request)
     start, limit = _paging(request)
     wanted = render.expands(request)
-    total, rows = service.projects_page(session, start, limit)
+    total, rows = service.projects_page(session, start, limit, show_empty=_flag(request, "showEmpty"))
     items = []
     for project in rows:
         item = {"expand": "plans", **render.project_json(request, project)}

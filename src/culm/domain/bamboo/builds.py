@@ -525,9 +525,15 @@ def refresh_blocked(session: Session, now: int | None = None) -> None:
                     reason = f"No agent has the {describe_requirement(req)}"
                     break
             reason = reason or "No single agent meets all the requirements of this job"
+        from culm.domain.bamboo.agent_access import assignment_note  # a job dedicated to some agents
+
+        reason = assignment_note(session, job, agents) or reason
         if job.blocked_reason != reason:
             job.blocked_reason = reason
     session.flush()
+    from culm.domain.bamboo.restart import settle  # a server preparing to restart is ready once idle
+
+    settle(session)
 
 
 def log_file(session: Session, job: BambooJobResult) -> str:

@@ -233,13 +233,18 @@ def server_paused() -> bool:
 
 def claim(session: Session, agent: BambooAgent) -> Claimed | None:
     """Take the oldest queued job this agent can run, or None. Safe against any number of concurrent claims."""
-    if not agent.enabled or server_paused():
+    from culm.domain.bamboo import agent_access  # approval of remote agents, agents dedicated to jobs
+
+    if not agent.enabled or server_paused() or not agent_access.may_work(session, agent):
         return None
     now = now_ms()
     if agent.last_seen is None or agent.last_seen < now - SEEN_RESOLUTION_MS:
         agent.last_seen = now  # not on every poll: a long-polling agent would write every quarter second
     caps = agent_capabilities(agent)
+    allowed = agent_access.dedication(session, agent)
     for job_id, result_id in _candidates(session, caps):
+        if not allowed(job_id):
+            continue
         token = secrets.token_hex(16)
         won = session.execute(update(BambooJobResult)
                               .where(BambooJobResult.id == job_id, BambooJobResult.life_cycle == "Queued")
@@ -365,6 +370,11 @@ def finish(session: Session, job_result_id: int, claim_token: str, *, successful
     statuses = [_test_status(t) for t in tests or []]
     counts = {k: statuses.count(k) for k in ("successful", "failed", "skipped")}
     job = job_for_token(session, job_result_id, claim_token)
+    from culm.domain.bamboo import quarantine  # quarantined failed tests neither count as failed nor fail the job
+
+    held, successful, failure_reason = quarantine.on_finish(session, job, tests or [], statuses, bool(successful),
+                                                            failure_reason)
+    counts["failed"] -= held
     now = now_ms()
     ok = bool(successful) and not job.cancel_requested and counts["failed"] == 0
     reason = (str(failure_reason)[:2000] or None) if not ok and failure_reason else None
@@ -380,7 +390,7 @@ def finish(session: Session, job_result_id: int, claim_token: str, *, successful
                             .values(life_cycle="Finished", state="Successful" if ok else "Failed",
                                     failure_reason=reason, completed_date=now, heartbeat_date=now,
                                     tests_successful=counts["successful"], tests_failed=counts["failed"],
-                                    tests_skipped=counts["skipped"])
+                                    tests_skipped=counts["skipped"], tests_quarantined=held)
                             .execution_options(synchronize_session=False)).rowcount
     if ended != 1:
         raise NotFound(f"Job {job_result_id} is not running under this claim")

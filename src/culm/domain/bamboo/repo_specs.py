@@ -122,6 +122,9 @@ def scan(session: Session, repo: Repository, revision: str) -> list[BambooPlan] 
         text = read_specs(repo.id, revision)
         specs = parse(text)
         taken = _foreign(session, repo, specs)
+        from culm.domain.bamboo.project_admin import refusals  # repositories allowed to manage a project
+
+        taken += refusals(session, repo.id, specs)
         if taken:
             raise SpecsInvalid([SpecError(t, None) for t in taken])
     except NoSpecs:

@@ -8,6 +8,9 @@ import os
 from pathlib import Path
 
 RUNNING, PAUSED = "RUNNING", "PAUSED"
+# An administrator prepares a restart: no new job starts; READY once nothing runs (domain/bamboo/restart.py).
+PREPARING_FOR_RESTART, READY_FOR_RESTART = "PREPARING_FOR_RESTART", "READY_FOR_RESTART"
+_STATES = (RUNNING, PAUSED, PREPARING_FOR_RESTART, READY_FOR_RESTART)
 
 
 def _path(home: Path) -> Path:
@@ -21,12 +24,12 @@ def read(home: Path) -> tuple[str, str | None]:
     except (OSError, ValueError):
         return RUNNING, None
     state = data.get("state")
-    return (state if state in (RUNNING, PAUSED) else RUNNING), data.get("setByUser")
+    return (state if state in _STATES else RUNNING), data.get("setByUser")
 
 
 def is_paused(home: Path) -> bool:
     """For the build engine: no new job is handed out while paused."""
-    return read(home)[0] == PAUSED
+    return read(home)[0] in (PAUSED, PREPARING_FOR_RESTART, READY_FOR_RESTART)
 
 
 def write(home: Path, state: str, user: str) -> None:

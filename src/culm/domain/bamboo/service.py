@@ -82,11 +82,13 @@ def plan(session: Session, full_key: str) -> tuple[BambooProject, BambooPlan]:
     return row[0], row[1]
 
 
-def projects_page(session: Session, start: int, limit: int) -> tuple[int, list[BambooProject]]:
-    """Projects with at least one plan (Bamboo hides empty ones), ordered by key."""
+def projects_page(session: Session, start: int, limit: int, show_empty: bool = False
+                  ) -> tuple[int, list[BambooProject]]:
+    """Projects with at least one plan (Bamboo hides empty ones unless `showEmpty`), ordered by key."""
     having = select(BambooPlan.project_id).distinct()
-    total = session.scalar(select(func.count()).select_from(BambooProject).where(BambooProject.id.in_(having))) or 0
-    rows = session.scalars(select(BambooProject).where(BambooProject.id.in_(having)).order_by(BambooProject.key)
+    cond = BambooProject.id.in_(having) if not show_empty else BambooProject.id.is_not(None)
+    total = session.scalar(select(func.count()).select_from(BambooProject).where(cond)) or 0
+    rows = session.scalars(select(BambooProject).where(cond).order_by(BambooProject.key)
                            .offset(start).limit(limit)).all()
     return total, list(rows)
 
