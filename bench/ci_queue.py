@@ -42,7 +42,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -259,7 +258,8 @@ class Buildbot(System):
 
     def trigger(self) -> str:
         body = {"id": 1, "jsonrpc": "2.0", "method": "force",
-                "params": {"builderid": str(self.builderid), "reason": "bench", "username": "bench <bench@example.com>"}}
+                "params": {"builderid": str(self.builderid), "reason": "bench",
+                           "username": "bench <bench@example.com>"}}
         r = self.api.json("POST", "/api/v2/forceschedulers/force", json.dumps(body).encode(),
                           {"Content-Type": "application/json"})
         if "result" not in r:
@@ -611,6 +611,8 @@ ROWS = (
 def _cell(v: object) -> str:
     if not isinstance(v, (int, float)) or isinstance(v, bool):
         return "-" if v is None else str(v)
+    if v == 0:
+        return "0"
     return f"{v:.3f}" if abs(v) < 1 else f"{v:.2f}" if abs(v) < 100 else f"{v:.0f}"
 
 
