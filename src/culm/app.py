@@ -31,7 +31,8 @@ def _modules(package_name: str) -> list[ModuleType]:
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Background work of a serving process: the pull request rescoping worker (not in the CLI)."""
+    """Background work of a serving process: the pull request rescoping worker, local build agents and the build
+    reaper (not in the CLI)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -42,9 +43,20 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
 
             worker = Worker(run_pending, settings.rescope_interval)
             worker.start()
+        from culm.agent import token
+        from culm.agent.local import LocalAgents, Reaper
+
+        token.ensure()  # remote agents need it even when this process runs no local agent
+        reaper = Reaper(settings)
+        reaper.start()
+        agents = LocalAgents(settings)
+        if settings.local_agents > 0:
+            agents.start()
         try:
             yield
         finally:
+            agents.stop()
+            reaper.stop()
             if worker is not None:
                 worker.stop()
 

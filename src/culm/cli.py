@@ -140,6 +140,74 @@ def set_password(
         typer.echo(f"password of {user.name} changed")
 
 
+@admin_app.command("agent-token")
+def agent_token(home: Path | None = HomeOpt) -> None:
+    """Print the agent security token remote agents present (`culm agent --token`); created if missing."""
+    from culm.agent import token
+
+    _apply_home(home)
+    get_settings().home.mkdir(parents=True, exist_ok=True)
+    typer.echo(token.ensure())
+
+
+@app.command("agent")
+def agent(
+    server: str = typer.Option(..., "--server", help="The culm server's base URL, e.g. http://ci.example.com:7990."),
+    token: str = typer.Option(..., "--token", envvar="CULM_AGENT_TOKEN",
+                              help="The agent security token (`culm admin agent-token` on the server)."),
+    name: str | None = typer.Option(None, "--name", help="The agent's name (default: the host name)."),
+    work_dir: Path = typer.Option(Path("culm-agent"), "--work-dir", help="Where jobs run and the agent's id is kept."),
+    capability: list[str] = typer.Option([], "--capability", help="An extra capability key=value (repeatable)."),
+) -> None:
+    """Run a remote build agent: register with the server, then claim and run jobs until interrupted."""
+    import logging
+    import signal
+    import threading
+
+    from culm.agent.client import AgentRefused
+    from culm.agent.executor import Agent
+
+    caps = {}
+    for item in capability:
+        key, sep, value = item.partition("=")
+        if not key or key.startswith("-"):
+            raise typer.BadParameter(f"invalid capability {item!r} (key=value expected)", param_hint="--capability")
+        caps[key] = value if sep else ""
+    if not server.startswith(("http://", "https://")):
+        raise typer.BadParameter("the server URL must start with http:// or https://", param_hint="--server")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    runner = Agent(server, token, work_dir, name=name, agent_type="REMOTE", capabilities=caps, stop=stop)
+    typer.echo(f"culm agent {runner.name} ({runner.uuid}) working in {runner.work_dir} for {server}")
+    refused: list[str] = []
+
+    def work() -> None:
+        try:
+            runner.run()
+        except AgentRefused as exc:
+            refused.append(str(exc))
+        finally:
+            stop.set()
+
+    # The loop runs in a thread so that a stop signal need not wait for a long poll to end: without a job the
+    # process exits at once; with one, the executor kills the job's processes first (the server requeues it).
+    thread = threading.Thread(target=work, name="culm-agent", daemon=True)
+    thread.start()
+    while not stop.wait(0.5):
+        pass
+    if runner.current is not None:
+        thread.join(30)
+    if refused:
+        typer.echo(f"error: {refused[0]}", err=True)
+        raise SystemExit(3)
+
+
 @admin_app.command("grant")
 def grant(
     name: str,

@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     # The pull request rescoping worker (outbox consumer) of `culm serve`, and how often it polls.
     rescope_worker: bool = True
     rescope_interval: float = 3.0
+    # Bamboo build agents running as threads of each serving process (0: none, builds need remote agents).
+    local_agents: int = 2
+    # Longest a job may run (seconds) before its agent kills it, unless the plan says otherwise.
+    job_timeout: int = 3600
+    # A running job whose agent sent no heartbeat for this long is requeued (once) or failed by the reaper.
+    agent_lost_seconds: int = 60
+    # How often the reaper looks for lost agents and blocked jobs (seconds).
+    reaper_interval: float = 2.0
 
     @property
     def shared_dir(self) -> Path:
@@ -65,6 +73,15 @@ def get_settings() -> Settings:
     settings = Settings(**merged)
     settings.home = settings.home.resolve()
     return settings
+
+
+def background_base_url(settings: Settings | None = None) -> str:
+    """The URL this server is reached at, for links made outside a request (build statuses, agents)."""
+    s = settings or get_settings()
+    if s.base_url:
+        return s.base_url.rstrip("/")
+    host = s.host if s.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    return f"http://[{host}]:{s.port}" if ":" in host else f"http://{host}:{s.port}"
 
 
 def reset_settings() -> None:

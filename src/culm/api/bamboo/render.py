@@ -21,6 +21,8 @@ ATTRIBUTES: dict[str, set[str]] = {
     "stage": {"name"},
 }
 ROOT = "/bamboo/rest/api/latest"
+# Entities with a `size` (or `expand`) field of their own that is a child element, not a list attribute.
+NOT_WRAPPERS = {"artifact"}
 
 
 def wants_json(request: Request) -> bool:
@@ -44,33 +46,38 @@ def _text(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def _element(name: str, data: Any, parent: ET.Element | None) -> ET.Element:
+def _element(name: str, data: Any, parent: ET.Element | None,
+             attributes: dict[str, set[str]] | None = None) -> ET.Element:
+    attributes = ATTRIBUTES if attributes is None else attributes
     elem = ET.Element(name) if parent is None else ET.SubElement(parent, name)
     if not isinstance(data, dict):
         elem.text = "" if data is None else _text(data)
         return elem
-    attrs = ATTRIBUTES.get(name, set()) | _WRAPPER
+    attrs = attributes.get(name, set()) | (set() if name in NOT_WRAPPERS else _WRAPPER)
     for key, value in data.items():
         if value is None:
             continue
         if isinstance(value, list):
             for item in value:
-                _element(key, item, elem)
+                _element(key, item, elem, attributes)
         elif isinstance(value, dict):
-            _element(key, value, elem)
+            _element(key, value, elem, attributes)
         elif key in attrs:
             elem.set(key, _text(value))
         else:
-            _element(key, value, elem)
+            _element(key, value, elem, attributes)
     return elem
 
 
-def respond(request: Request, root: str, data: dict[str, Any], status: int = 200) -> Response:
+def respond(request: Request, root: str, data: dict[str, Any], status: int = 200,
+            attributes: dict[str, set[str]] | None = None) -> Response:
+    """`attributes` replaces ATTRIBUTES for entities whose XML attribute names differ (build results)."""
     if wants_json(request):
         import json
 
         return Response(json.dumps(data), status_code=status, media_type="application/json")
-    body = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + ET.tostring(_element(root, data, None))
+    tree = _element(root, data, None, attributes)
+    body = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + ET.tostring(tree)
     return Response(body, status_code=status, media_type="application/xml")
 
 

@@ -9,19 +9,11 @@ from sqlalchemy.orm import Session
 
 from culm.api.bitbucket.pull_requests_render import PullRequestView
 from culm.api.bitbucket.render_git import People, commits_json
-from culm.core.config import Settings, get_settings
+from culm.core.config import background_base_url
 from culm.core.db import session_scope
 from culm.domain.automerge import service as automerge
 from culm.domain.pullrequests import rescope
 from culm.git.revisions import CommitInfo
-
-
-def background_base_url(settings: Settings | None = None) -> str:
-    s = settings or get_settings()
-    if s.base_url:
-        return s.base_url.rstrip("/")
-    host = s.host if s.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-    return f"http://[{host}]:{s.port}" if ":" in host else f"http://{host}:{s.port}"
 
 
 class BackgroundView(PullRequestView):

@@ -24,6 +24,11 @@ class Invalid(Exception):
     """A request Bamboo refuses with 400; the message is shown to the client."""
 
 
+class Conflict(Invalid):
+    """The build is in a state that forbids the request (running, queued); Bamboo answers 400 too, so it is an
+    `Invalid` for callers that do not tell them apart."""
+
+
 def import_specs(session: Session, text: str) -> list[BambooPlan]:
     """Create or update every plan of a specs text. Parsing finishes before any row changes, so invalid
     specs (SpecsInvalid) change nothing; the caller's transaction makes the writes atomic."""

@@ -1,0 +1,265 @@
+"""Bamboo's non-REST URLs that clients use (notes §3.8): raw job logs, shared and job artifacts, simple browse
+pages, and the stop-plan action. Basic and Bearer (access token) authentication both work here, unlike on
+Bamboo 8 (S10). Files are streamed, never read whole; artifact paths cannot leave their artifact's folder."""
+
+from __future__ import annotations
+
+import functools
+import html
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
+
+from culm.api.bamboo import render
+from culm.api.bamboo import results_render as rr
+from culm.api.bamboo.plans import _caller
+from culm.core.errors import CulmError
+from culm.domain.bamboo import service
+from culm.domain.bamboo.models import BambooArtifact, BambooJobResult, BambooResult, BambooStageResult
+
+router = APIRouter()
+Handler = Callable[[Request], Awaitable[Response]]
+CHUNK = 64 * 1024
+
+
+def page(path: str, *methods: str) -> Callable[[Handler], Handler]:
+    """A non-REST route under /bamboo; failures are short plain-text pages with Bamboo's status codes."""
+
+    def deco(fn: Handler) -> Handler:
+        @functools.wraps(fn)
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await fn(request)
+            except service.NotFound as exc:
+                return PlainTextResponse(str(exc), status_code=404)
+            except service.Invalid as exc:
+                return PlainTextResponse(str(exc), status_code=400)
+            except CulmError as exc:
+                resp = PlainTextResponse(exc.message, status_code=exc.status)
+                if exc.status == 401:
+                    resp.headers["WWW-Authenticate"] = 'Basic realm="Bamboo"'
+                return resp
+
+        router.add_api_route(f"/bamboo{path}", wrapped, methods=list(methods), include_in_schema=False)
+        return wrapped
+
+    return deco
+
+
+def _stream(path: Path, size: int) -> Iterator[bytes]:
+    """The first `size` bytes of a file (a log still growing is served as it was when the request came)."""
+    with open(path, "rb") as fh:
+        left = size
+        while left > 0:
+            chunk = fh.read(min(CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+
+
+def _file_response(path: Path, media_type: str, filename: str | None = None) -> Response:
+    size = path.stat().st_size
+    # Build output is untrusted: never let a browser run it on this origin.
+    headers = {"Content-Length": str(size), "X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": "sandbox; default-src 'none'"}
+    if filename:
+        headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
+    return StreamingResponse(_stream(path, size), media_type=media_type, headers=headers)
+
+
+# ---- logs -----------------------------------------------------------------------------------------------
+
+@page("/download/{jobKey}/build_logs/{fileName}", "GET")
+async def build_log(request: Request) -> Response:
+    session, _ = _caller(request)
+    job_key = request.path_params["jobKey"]
+    name = request.path_params["fileName"]
+    key = rr.parse_key(job_key)
+    if key is None or key.job is None or key.number is not None or not name.endswith(".log"):
+        raise service.NotFound(f"Log {name} not found")
+    jrk = name[:-4]
+    parsed = rr.parse_key(jrk)
+    if parsed is None or parsed.number is None or not parsed.number.isdigit() or \
+            f"{parsed.plan_key}-{parsed.job}" != job_key:
+        raise service.NotFound(f"Log {name} not found")
+    rr.find_result(session, jrk)
+    path = rr.log_path(jrk)
+    if not path.is_file():
+        raise service.NotFound(f"Log {name} not found")
+    return _file_response(path, "text/plain; charset=utf-8")
+
+
+def _job_logs(session: Any, raw: str) -> list[tuple[str, Path]]:
+    project, plan, result, job = rr.find_result(session, raw)
+    if job is not None:
+        jobs = [job]
+    else:
+        jobs = list(session.scalars(select(BambooJobResult).where(BambooJobResult.result_id == result.id)
+                                    .order_by(BambooJobResult.stage_idx, BambooJobResult.id)).all())
+    return [(k, rr.log_path(k)) for k in (rr.job_result_key(project, plan, result, j) for j in jobs)]
+
+
+@page("/browse/{key}/log", "GET")
+async def browse_log(request: Request) -> Response:
+    """The log of a job result, or the logs of every job of a build one after another, as text."""
+    session, _ = _caller(request)
+    logs = _job_logs(session, request.path_params["key"])
+
+    def body() -> Iterator[bytes]:
+        for jrk, path in logs:
+            if len(logs) > 1:
+                yield f"==== {jrk} ====\n".encode()
+            if path.is_file():
+                yield from _stream(path, path.stat().st_size)
+
+    return StreamingResponse(body(), media_type="text/plain; charset=utf-8")
+
+
+# ---- artifacts ------------------------------------------------------------------------------------------
+
+def _safe_file(root: Path, rel: str) -> Path:
+    """`rel` inside `root`: no `..`, no absolute parts, nothing resolving (symlinks included) outside."""
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    if any(p == ".." or "\\" in p or "\x00" in p for p in parts):
+        raise service.NotFound("Artifact file not found")
+    base = root.resolve()
+    target = base.joinpath(*parts).resolve() if parts else base
+    if target != base and base not in target.parents:
+        raise service.NotFound("Artifact file not found")
+    return target
+
+
+def _serve_artifact(request: Request, artifact: BambooArtifact, rel: str, title: str) -> Response:
+    root = rr.artifact_dir(artifact)
+    target = _safe_file(root, rel)
+    if target.is_dir():
+        entries = sorted(os.listdir(target))
+        base = request.url.path if request.url.path.endswith("/") else request.url.path + "/"
+        links = "".join(f'<li><a href="{html.escape(base + quote(e))}{"/" if (target / e).is_dir() else ""}">'
+                        f"{html.escape(e)}</a></li>" for e in entries)
+        return HTMLResponse(f"<html><head><title>{html.escape(title)}</title></head><body>"
+                            f"<h1>{html.escape(title)}</h1><ul>{links}</ul></body></html>")
+    if not target.is_file():
+        raise service.NotFound("Artifact file not found")
+    return _file_response(target, "application/octet-stream", target.name)
+
+
+def _artifact(session: Any, result: BambooResult, name: str, job_key: str | None) -> BambooArtifact:
+    query = (select(BambooArtifact).join(BambooJobResult, BambooJobResult.id == BambooArtifact.job_result_id)
+             .where(BambooJobResult.result_id == result.id, BambooArtifact.name == name))
+    query = query.where(BambooJobResult.job_key == job_key) if job_key else query.where(
+        BambooArtifact.shared.is_(True))
+    found = session.scalars(query.order_by(BambooArtifact.id)).first()
+    if found is None:
+        raise service.NotFound(f"Artifact {name} not found")
+    return found
+
+
+def _result_for_build(session: Any, plan_key: str, build: str) -> BambooResult:
+    if not build.startswith("build-"):
+        raise service.NotFound(f"Build {build} not found")
+    number = build[len("build-"):]
+    if number != "latest" and not number.isdigit():
+        raise service.NotFound(f"Build {build} not found")
+    _, _, result, _ = rr.find_result(session, f"{plan_key}-{number}")
+    return result
+
+
+@page("/artifact/{planKey}/shared/{build}/{name}", "GET")
+@page("/artifact/{planKey}/shared/{build}/{name}/{path:path}", "GET")
+async def shared_artifact(request: Request) -> Response:
+    session, _ = _caller(request)
+    p = request.path_params
+    result = _result_for_build(session, p["planKey"], p["build"])
+    artifact = _artifact(session, result, p["name"], None)
+    return _serve_artifact(request, artifact, p.get("path", ""), p["name"])
+
+
+@page("/artifact/{planKey}/{jobKey}/{build}/{name}", "GET")
+@page("/artifact/{planKey}/{jobKey}/{build}/{name}/{path:path}", "GET")
+async def job_artifact(request: Request) -> Response:
+    session, _ = _caller(request)
+    p = request.path_params
+    result = _result_for_build(session, p["planKey"], p["build"])
+    artifact = _artifact(session, result, p["name"], p["jobKey"])
+    return _serve_artifact(request, artifact, p.get("path", ""), p["name"])
+
+
+@page("/browse/{key}/artifact/{scope}/{name}", "GET")
+@page("/browse/{key}/artifact/{scope}/{name}/{path:path}", "GET")
+async def browse_artifact(request: Request) -> Response:
+    """`/browse/PROJ-PLAN-42/artifact/shared/{name}/...` or `/browse/PROJ-PLAN-JOB1-42/artifact/JOB1/{name}/...`."""
+    session, _ = _caller(request)
+    p = request.path_params
+    _, _, result, job = rr.find_result(session, p["key"])
+    job_key = None if p["scope"] == "shared" else p["scope"]
+    if job is not None and job_key is not None and job_key != job.job_key:
+        raise service.NotFound(f"Artifact {p['name']} not found")
+    artifact = _artifact(session, result, p["name"], job_key)
+    return _serve_artifact(request, artifact, p.get("path", ""), p["name"])
+
+
+# ---- browse pages and actions ---------------------------------------------------------------------------
+
+def _html(title: str, body: str) -> HTMLResponse:
+    return HTMLResponse(f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+                        f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
+
+
+@page("/browse/{key}", "GET")
+async def browse(request: Request) -> Response:
+    """A small HTML page for a plan, a build or a job result (the links Bitbucket and GitLab show)."""
+    session, _ = _caller(request)
+    raw = request.path_params["key"]
+    key = rr.parse_key(raw)
+    ctx = rr.Ctx(request, session)
+    if key is None:
+        raise service.NotFound(f"{raw} not found")
+    if key.number is None:
+        project, plan = service.plan(session, key.plan_key)
+        rows = session.scalars(select(BambooResult).where(BambooResult.plan_id == plan.id)
+                               .order_by(BambooResult.number.desc()).limit(25)).all()
+        items = "".join(f'<li><a href="{ctx.base}/bamboo/browse/{raw}-{r.number}">#{r.number}</a> '
+                        f"{r.life_cycle} {r.state}</li>" for r in rows)
+        return _html(f"{project.name} › {plan.name}", f"<p>Plan {html.escape(raw)}</p><ul>{items}</ul>")
+    project, plan, result, job = rr.find_result(session, raw)
+    reason = rr.build_reason(ctx, result)
+    if job is not None:
+        log = f'{ctx.base}/bamboo/browse/{raw}/log'
+        body = (f"<p>Job {html.escape(job.name)}: {job.life_cycle} {job.state}</p>"
+                f"<p>{html.escape(job.failure_reason or '')}</p><p><a href=\"{log}\">Log</a></p>")
+        return _html(f"{project.name} › {plan.name} › {job.name} #{result.number}", body)
+    stages = session.scalars(select(BambooStageResult).where(BambooStageResult.result_id == result.id)
+                             .order_by(BambooStageResult.idx)).all()
+    jobs = session.scalars(select(BambooJobResult).where(BambooJobResult.result_id == result.id)
+                           .order_by(BambooJobResult.stage_idx, BambooJobResult.id)).all()
+    parts = [f"<p>{result.life_cycle} {result.state} — {reason}</p>"]
+    if result.revision:
+        parts.append(f"<p>Revision {html.escape(result.revision)}</p>")
+    for stage in stages:
+        rows = "".join(f'<li><a href="{ctx.base}/bamboo/browse/{project.key}-{plan.key}-{j.job_key}-{result.number}">'
+                       f"{html.escape(j.name)}</a> {j.life_cycle} {j.state}</li>"
+                       for j in jobs if j.stage_idx == stage.idx)
+        parts.append(f"<h2>{html.escape(stage.name)}</h2><ul>{rows}</ul>")
+    return _html(f"{project.name} › {plan.name} #{result.number}", "".join(parts))
+
+
+@page("/build/admin/stopPlan.action", "GET", "POST")
+async def stop_plan(request: Request) -> Response:
+    """The UI action python-api's `stop_build` posts (`?planKey=PROJ-PLAN`, a result key works too)."""
+    from culm.api.bamboo.queue_api import stop_key
+
+    session, who = _caller(request)
+    key = render.strip_suffix(request.query_params.get("planKey", "") or request.query_params.get("planResultKey", ""))
+    if not key:
+        raise service.Invalid("planKey is required")
+    stop_key(session, who, key)
+    return Response(status_code=204)
