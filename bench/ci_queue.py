@@ -49,6 +49,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,9 +203,9 @@ def find_buildbot(given: Path | None) -> Path | None:
 class Buildbot(System):
     name = "buildbot"
 
-    def __init__(self, work: Path, bin_dir: Path) -> None:
-        self.dir = work / "buildbot"
-        self.dir.mkdir()
+    def __init__(self, root: Path, bin_dir: Path) -> None:
+        self.dir = root
+        self.dir.mkdir(parents=True)
         self.stamps = self.dir / "stamps"
         self.stamps.touch()
         self.www, pb = free_port(), free_port()
@@ -217,20 +218,35 @@ class Buildbot(System):
         (master / "master.cfg").write_text(MASTER_CFG.format(slots=SLOTS, pb=pb, www=self.www, stamps=self.stamps))
         version = run([str(bin_dir / "buildbot"), "--version"], env).split("\n")[0].split(":")[-1].strip()
         self.kind = f"Buildbot {version} master + {SLOTS} workers (max_builds=1), SQLite"
+        self.api = Http(self.www)
         try:
             self.master = self._start([str(bin_dir / "buildbot"), "start", "--nodaemon", str(master)], env, "master")
-            self.api = Http(self.www)
-            wait_http(f"http://127.0.0.1:{self.www}/api/v2/builders", self.master, master / "twistd.log")
+            self.builderid = self._wait_master(master / "twistd.log")
             for i in range(SLOTS):
                 wdir = self.dir / f"w{i}"
                 run([str(bin_dir / "buildbot-worker"), "create-worker", "--umask=0o22", str(wdir),
                      f"127.0.0.1:{pb}", f"w{i}", "bench-pass"], env)
                 self._start([str(bin_dir / "buildbot-worker"), "start", "--nodaemon", str(wdir)], env, f"w{i}")
-            self.builderid = self.api.json("GET", "/api/v2/builders/ci")["builders"][0]["builderid"]
             self._wait_workers()
         except BaseException:
             self.close()
             raise
+
+    def _wait_master(self, log: Path) -> int:
+        """The id of builder `ci` once this master answers (not another server that took the port meanwhile)."""
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.master.poll() is not None:
+                break
+            try:
+                status, body = self.api.request("GET", "/api/v2/builders/ci")
+                if status == 200:
+                    return int(json.loads(body)["builders"][0]["builderid"])
+            except (OSError, ValueError, KeyError, IndexError):
+                pass
+            time.sleep(0.1)
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+        raise RuntimeError(f"the Buildbot master did not start:\n{tail}")
 
     @staticmethod
     def _run(cmd: list[str], env: dict[str, str]) -> str:
@@ -314,10 +330,10 @@ Stamp:
 class Culm(System):
     name = "culm"
 
-    def __init__(self, work: Path, src: Path | None, database_url: str | None) -> None:
-        self.home = work / "culm-home"
+    def __init__(self, root: Path, src: Path | None, database_url: str | None) -> None:
+        self.home = root / "home"
         self.home.mkdir(parents=True)
-        self.stamps = work / "culm-stamps"
+        self.stamps = root / "stamps"
         self.stamps.touch()
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CULM_")}
@@ -331,7 +347,7 @@ class Culm(System):
         self.db = database_url or f"sqlite:///{self.home / 'culm.db'}"
         self.kind = (f"culm serve, {SLOTS} local agents, {'PostgreSQL' if database_url else 'SQLite'}; "
                      f"code from {where}{_commit_of(Path(where))}")
-        self.log_path = work / "culm.log"
+        self.log_path = root / "culm.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "culm.cli", "serve", "--home", str(self.home), "--port", str(self.port)],
@@ -418,9 +434,9 @@ class Figures:
     done_ms: list[float] = field(default_factory=list)
     failed_builds: int = 0
     batch: int = 0
-    batch_wall_s: float | None = None
-    batch_reported_s: float | None = None
-    queueing_s: float | None = None
+    batch_wall_s: list[float] = field(default_factory=list)
+    batch_reported_s: list[float] = field(default_factory=list)
+    queueing_s: list[float] = field(default_factory=list)
     idle_rss: int = 0
     peak_rss: int = 0
     error: str | None = None
@@ -481,19 +497,33 @@ def latency(systems: list[System], figures: dict[str, Figures], builds: int, war
 
 
 def throughput(system: System, f: Figures, count: int) -> None:
+    """One batch: `count` builds triggered back to back, then waited for."""
     t0 = time.time()
     handles = [system.trigger() for _ in range(count)]
-    f.queueing_s = time.time() - t0
+    f.queueing_s.append(time.time() - t0)
     last = t0
     for h in handles:
         last = max(last, wait_done(system, h, POLL_THROUGHPUT, BUILD_TIMEOUT + 10 * count))
-    f.batch, f.batch_wall_s = count, last - t0
+    f.batch = count
+    f.batch_wall_s.append(last - t0)
     rep = system.reported(handles)
     queued = [r["queued"] for r in rep.values() if r["queued"]]
     completed = [r["completed"] for r in rep.values() if r["completed"]]
     if queued and len(completed) == count:
-        f.batch_reported_s = max(completed) - min(queued)
+        f.batch_reported_s.append(max(completed) - min(queued))
     f.failed_builds += sum(1 for r in rep.values() if not r["ok"])
+
+
+def start(name: str, make: Callable[[int], System], figures: dict[str, Figures], tries: int = 3) -> System | None:
+    """Start a system, again on fresh ports if it fails (a test server elsewhere may take a free port first)."""
+    for attempt in range(1, tries + 1):
+        try:
+            return make(attempt)
+        except Exception as e:  # noqa: BLE001 - report and still measure the other system
+            print(f"{name}: start attempt {attempt} failed: {str(e)[-1500:]}", file=sys.stderr)
+            if attempt == tries:
+                figures[name] = Figures(name, name, error=f"start: {str(e)[-1500:]}")
+    return None
 
 
 def pct(values: list[float], q: int) -> float | None:
@@ -512,37 +542,33 @@ def run(args: argparse.Namespace) -> dict:
     load_before = _load()
     try:
         if args.only in (None, "culm"):
-            try:
-                systems.append(Culm(work, args.culm_src, args.database_url))
-            except Exception as e:  # noqa: BLE001 - report and still measure the peer
-                figures["culm"] = Figures("culm", "culm serve", error=f"start: {str(e)[-1500:]}")
-                print(f"culm: {figures['culm'].error}", file=sys.stderr)
+            culm = start("culm", lambda n: Culm(work / f"culm-{n}", args.culm_src, args.database_url), figures)
+            systems += [culm] if culm else []
         if args.only in (None, "buildbot"):
             bin_dir = find_buildbot(args.buildbot_bin)
             if bin_dir is None:
                 figures["buildbot"] = Figures("buildbot", "Buildbot", error="buildbot and buildbot-worker not found "
-                                              "(pip install buildbot buildbot-worker, see --help)")
+                                              "(pip install buildbot buildbot-worker buildbot-www, see --help)")
                 print(f"buildbot: {figures['buildbot'].error}", file=sys.stderr)
             else:
-                try:
-                    systems.append(Buildbot(work, bin_dir))
-                except Exception as e:  # noqa: BLE001
-                    figures["buildbot"] = Figures("buildbot", "Buildbot", error=f"start: {str(e)[-1500:]}")
-                    print(f"buildbot: {figures['buildbot'].error}", file=sys.stderr)
+                bb = start("buildbot", lambda n: Buildbot(work / f"buildbot-{n}", bin_dir), figures)
+                systems += [bb] if bb else []
         time.sleep(1)
         for s in systems:
             figures[s.name] = Figures(s.name, s.kind, idle_rss=vm_rss(s.pids()))
         latency(systems, figures, args.builds, args.warmups)
-        for s in systems:
-            f = figures[s.name]
-            if f.error:
-                continue
-            try:
-                throughput(s, f, args.queue)
-                print(f"{s.name}: {args.queue} builds in {f.batch_wall_s:.1f}s", file=sys.stderr)
-            except Exception as e:  # noqa: BLE001
-                f.error = f"throughput: {e}"
-                print(f"{s.name}: {f.error}", file=sys.stderr)
+        for r in range(args.rounds):
+            for s in systems:  # rounds alternate, so a busy neighbour slows both alike
+                f = figures[s.name]
+                if f.error:
+                    continue
+                try:
+                    throughput(s, f, args.queue)
+                    print(f"{s.name}: round {r + 1}/{args.rounds}, {args.queue} builds in {f.batch_wall_s[-1]:.1f}s",
+                          file=sys.stderr)
+                except Exception as e:  # noqa: BLE001
+                    f.error = f"throughput: {e}"
+                    print(f"{s.name}: {f.error}", file=sys.stderr)
         for s in systems:
             figures[s.name].peak_rss = vm_hwm(s.pids())
     finally:
@@ -556,7 +582,8 @@ def run(args: argparse.Namespace) -> dict:
         else:
             shutil.rmtree(work, ignore_errors=True)
     return {
-        "runs": {"builds": args.builds, "warmups": args.warmups, "queue": args.queue, "slots": SLOTS},
+        "runs": {"builds": args.builds, "warmups": args.warmups, "queue": args.queue, "rounds": args.rounds,
+                 "slots": SLOTS},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_before": load_before,
                     "load_after": _load()},
         "systems": {name: summary(f) for name, f in figures.items()},
@@ -570,6 +597,10 @@ def _load() -> list[float]:
         return []
 
 
+def med(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
 def summary(f: Figures) -> dict[str, Any]:
     def r(v: float | None, digits: int = 1) -> float | None:
         return None if v is None else round(v, digits)
@@ -580,13 +611,15 @@ def summary(f: Figures) -> dict[str, Any]:
         "runs_p50_ms": r(pct(f.runs_ms, 50)), "runs_p95_ms": r(pct(f.runs_ms, 95)),
         "reported_p50_ms": r(pct(f.reported_ms, 50)), "reported_p95_ms": r(pct(f.reported_ms, 95)),
         "done_p50_ms": r(pct(f.done_ms, 50)), "done_p95_ms": r(pct(f.done_ms, 95)),
-        "batch": f.batch, "queueing_s": r(f.queueing_s, 2), "batch_wall_s": r(f.batch_wall_s, 2),
-        "builds_per_min": r(f.batch * 60 / f.batch_wall_s) if f.batch_wall_s else None,
-        "builds_per_min_reported": r(f.batch * 60 / f.batch_reported_s) if f.batch_reported_s else None,
+        "batch": f.batch, "queueing_s": r(med(f.queueing_s), 2), "batch_wall_s": r(med(f.batch_wall_s), 2),
+        "builds_per_min": r(f.batch * 60 / med(f.batch_wall_s)) if f.batch_wall_s else None,
+        "builds_per_min_reported": r(f.batch * 60 / med(f.batch_reported_s)) if f.batch_reported_s else None,
         "idle_rss_mib": r(f.idle_rss / MIB) if f.idle_rss else None,
         "peak_rss_mib": r(f.peak_rss / MIB) if f.peak_rss else None,
         "samples": {"trigger_ms": [round(v, 1) for v in f.trigger_ms], "runs_ms": [round(v, 1) for v in f.runs_ms],
-                    "reported_ms": [round(v) for v in f.reported_ms], "done_ms": [round(v, 1) for v in f.done_ms]},
+                    "reported_ms": [round(v) for v in f.reported_ms], "done_ms": [round(v, 1) for v in f.done_ms],
+                    "batch_wall_s": [round(v, 2) for v in f.batch_wall_s],
+                    "batch_reported_s": [round(v, 2) for v in f.batch_reported_s]},
     }
 
 
@@ -599,13 +632,17 @@ ROWS = (
     ("queued -> started as recorded, p95 (ms)*", "reported_p95_ms"),
     ("trigger -> seen finished, p50 (ms)", "done_p50_ms"),
     ("trigger -> seen finished, p95 (ms)", "done_p95_ms"),
-    ("queueing the batch (s)", "queueing_s"),
-    ("batch wall, trigger to all seen done (s)", "batch_wall_s"),
+    ("queueing a batch, median (s)", "queueing_s"),
+    ("batch wall, trigger to all done, median (s)", "batch_wall_s"),
     ("throughput (builds/min)", "builds_per_min"),
     ("throughput as recorded (builds/min)*", "builds_per_min_reported"),
     ("idle RSS (MiB)", "idle_rss_mib"),
     ("peak RSS, VmHWM (MiB)", "peak_rss_mib"),
 )
+
+
+# Buildbot records these in whole seconds (0 or 1000 ms): a ratio would mean nothing.
+NO_RATIO = ("reported_p50_ms", "reported_p95_ms")
 
 
 def _cell(v: object) -> str:
@@ -619,17 +656,17 @@ def _cell(v: object) -> str:
 def report(result: dict) -> str:
     systems, runs, m = result["systems"], result["runs"], result["machine"]
     lines = [f"latency: {runs['builds']} builds one at a time after {runs['warmups']} warm-ups; throughput: "
-             f"{runs['queue']} builds queued at once; {runs['slots']} build slots each",
+             f"{runs['rounds']} x {runs['queue']} builds queued at once; {runs['slots']} build slots each",
              f"{m['cpus']} CPUs, load average before {m['load_before']}, after {m['load_after']}"]
     for name, s in systems.items():
         lines.append(f"{name}: {s['kind']}" + (f"  [FAILED {s['error'][:300]}]" if s["error"] else "")
                      + (f"  [{s['failed_builds']} builds not successful]" if s["failed_builds"] else ""))
-    lines += ["", f"{'figure':<42}{'culm':>10}{'buildbot':>10}{'culm/bb':>9}"]
+    lines += ["", f"{'figure':<46}{'culm':>10}{'buildbot':>10}{'culm/bb':>9}"]
     for label, key in ROWS:
         c = systems.get("culm", {}).get(key)
         b = systems.get("buildbot", {}).get(key)
-        ratio = round(c / b, 2) if isinstance(c, float) and isinstance(b, float) and b else None
-        lines.append(f"{label:<42}{_cell(c):>10}{_cell(b):>10}{_cell(ratio):>9}")
+        ratio = c / b if isinstance(c, float) and isinstance(b, float) and b and key not in NO_RATIO else None
+        lines.append(f"{label:<46}{_cell(c):>10}{_cell(b):>10}{'-' if ratio is None else f'{ratio:.2f}':>9}")
     lines.append("")
     lines += textwrap.wrap("* as each system records it: culm in milliseconds; Buildbot stores whole seconds "
                            "(submitted_at, started_at, complete_at), so its recorded figures are only good to "
@@ -641,8 +678,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--builds", type=int, default=30, help="latency: builds triggered one at a time (default 30)")
     p.add_argument("--queue", type=int, default=40, help="throughput: builds queued at once (default 40)")
+    p.add_argument("--rounds", type=int, default=3, help="throughput: batches per system, alternating (default 3)")
     p.add_argument("--warmups", type=int, default=2, help="untimed builds first (default 2)")
-    p.add_argument("--quick", action="store_true", help="10 builds, a batch of 12, 1 warm-up")
+    p.add_argument("--quick", action="store_true", help="10 builds, one batch of 12, 1 warm-up")
     p.add_argument("--culm-src", type=Path, help="run culm from this source tree (put first on PYTHONPATH)")
     p.add_argument("--database-url", help="culm on this database (default: SQLite in its temporary home)")
     p.add_argument("--buildbot-bin", type=Path,
@@ -652,9 +690,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (homes and logs)")
     args = p.parse_args(argv)
     if args.quick:
-        args.builds, args.queue, args.warmups = 10, 12, 1
-    if args.builds < 1 or args.queue < 1 or args.warmups < 0:
-        p.error("--builds and --queue must be at least 1, --warmups at least 0")
+        args.builds, args.queue, args.rounds, args.warmups = 10, 12, 1, 1
+    if args.builds < 1 or args.queue < 1 or args.rounds < 1 or args.warmups < 0:
+        p.error("--builds, --queue and --rounds must be at least 1, --warmups at least 0")
     if args.culm_src is not None and not (args.culm_src / "culm" / "__init__.py").exists():
         p.error(f"--culm-src {args.culm_src}: no culm package there (give the folder that holds culm/)")
     result = run(args)
