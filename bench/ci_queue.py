@@ -12,7 +12,7 @@ build's command actually runs, read with the same clock as the client's.
                            BENCH-CI, form-encoded; Buildbot: the force scheduler's JSON-RPC POST
                            /api/v2/forceschedulers/force)
        trigger -> runs     from sending the trigger to the command's timestamp
-       queued -> started   as each system records it: culm's job result queued_date -> started_date (ms);
+       queued -> started   as each system records it: culm's result queued_date -> its job's started_date (ms);
                            Buildbot's buildrequest submitted_at -> build started_at (whole SECONDS in its
                            database, so only good to +-1 s)
        trigger -> seen done  from sending the trigger until a poll of the result (every 25 ms) says finished
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -49,7 +50,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -396,7 +397,7 @@ class Culm(System):
 
     def reported(self, handles: list[str]) -> dict[str, dict[str, float | None]]:
         rows = self._query(
-            "SELECT r.number, j.queued_date, j.started_date, j.completed_date, r.state "
+            "SELECT r.number, r.queued_date, j.started_date, r.completed_date, r.state "
             "FROM bamboo_results r JOIN bamboo_plans p ON p.id = r.plan_id "
             "JOIN bamboo_job_results j ON j.result_id = r.id WHERE p.key = ?", (PLAN,))
         by_number = {n: (q, s, c, state) for n, q, s, c, state in rows}
@@ -514,6 +515,22 @@ def throughput(system: System, f: Figures, count: int) -> None:
     f.failed_builds += sum(1 for r in rep.values() if not r["ok"])
 
 
+@contextlib.contextmanager
+def throwaway_database(server: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on `server` for culm, dropped afterwards."""
+    import psycopg  # only where culm's PostgreSQL driver is installed
+
+    server = server.rstrip("/")
+    name = f"culm_bench_ci_{os.getpid()}_{int(time.time() * 1000) % 100000}"
+    with psycopg.connect(server + "/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(server + "/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def start(name: str, make: Callable[[int], System], figures: dict[str, Figures], tries: int = 3) -> System | None:
     """Start a system, again on fresh ports if it fails (a test server elsewhere may take a free port first)."""
     for attempt in range(1, tries + 1):
@@ -540,9 +557,11 @@ def run(args: argparse.Namespace) -> dict:
     systems: list[System] = []
     figures: dict[str, Figures] = {}
     load_before = _load()
+    stack = contextlib.ExitStack()  # the throwaway PostgreSQL databases, dropped after the servers stop
     try:
         if args.only in (None, "culm"):
-            culm = start("culm", lambda n: Culm(work / f"culm-{n}", args.culm_src, args.database_url), figures)
+            culm = start("culm", lambda n: Culm(work / f"culm-{n}", args.culm_src, stack.enter_context(
+                throwaway_database(args.postgres)) if args.postgres else None), figures)
             systems += [culm] if culm else []
         if args.only in (None, "buildbot"):
             bin_dir = find_buildbot(args.buildbot_bin)
@@ -577,6 +596,7 @@ def run(args: argparse.Namespace) -> dict:
                 s.close()
             except Exception as e:  # noqa: BLE001
                 print(f"closing {s.name}: {e}", file=sys.stderr)
+        stack.close()
         if args.keep:
             print(f"kept {work}", file=sys.stderr)
         else:
@@ -682,7 +702,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmups", type=int, default=2, help="untimed builds first (default 2)")
     p.add_argument("--quick", action="store_true", help="10 builds, one batch of 12, 1 warm-up")
     p.add_argument("--culm-src", type=Path, help="run culm from this source tree (put first on PYTHONPATH)")
-    p.add_argument("--database-url", help="culm on this database (default: SQLite in its temporary home)")
+    p.add_argument("--postgres", metavar="SERVER",
+                   help="run culm on a throwaway database of this PostgreSQL server (e.g. "
+                        "postgresql://postgres@127.0.0.1:5432; default: SQLite in its temporary home)")
     p.add_argument("--buildbot-bin", type=Path,
                    help=f"folder holding buildbot and buildbot-worker (default: PATH, else {DEFAULT_VENV})")
     p.add_argument("--only", choices=("culm", "buildbot"), help="benchmark one system only")
