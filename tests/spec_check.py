@@ -53,6 +53,9 @@ STATUS_ALLOWED: list[tuple[str, str, int, str]] = [
     ("GET", "/api/latest/projects/{projectKey}/permissions/groups/none", 200,
      "the spec lists only 202 for this read, unlike its users/none twin and the repository form (200); "
      "notes/bitbucket-api.md §3.8: permission lists answer a page with 200"),
+    ("POST", "/triggers/latest/remote/changeDetection", 204,
+     "Bamboo's spec lists only the errors of scheduleChangeDetection; its success has no body (a void JAX-RS "
+     "method answers 204); notes/bamboo-api.md §3.7"),
 ]
 
 # Values real servers send as strings where the spec types an object: (JSON path regex, reason).

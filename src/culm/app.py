@@ -37,6 +37,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker = None
+        from culm.domain.bamboo.triggers import start as start_bamboo_triggers
+
+        stop_bamboo_triggers = start_bamboo_triggers(settings)  # builds on push, specs import, cron
         if settings.rescope_worker:
             from culm.api.bitbucket.rescope_view import run_pending
             from culm.domain.pullrequests.rescope import Worker
@@ -59,6 +62,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             reaper.stop()
             if worker is not None:
                 worker.stop()
+            stop_bamboo_triggers()
 
     return lifespan
 

@@ -462,12 +462,18 @@ def test_variables_precedence_and_masking(maker: sessionmaker[Session]) -> None:
     with maker() as s:
         plan = s.get(BambooPlan, plan_id)
         assert plan is not None
-        s.add_all([BambooVariable(scope="GLOBAL", owner_id=0, name="level", value="global"),
-                   BambooVariable(scope="GLOBAL", owner_id=0, name="onlyglobal", value="g"),
-                   BambooVariable(scope="PROJECT", owner_id=plan.project_id, name="level", value="project"),
-                   BambooVariable(scope="PROJECT", owner_id=plan.project_id, name="onlyproject", value="p"),
-                   BambooVariable(scope="PLAN", owner_id=plan_id, name="fromspec", value="row"),
-                   BambooVariable(scope="GLOBAL", owner_id=0, name="deploy.secretKey", value="gl0bal-s3cret")])
+        for scope, owner, name, value in [("GLOBAL", 0, "level", "global"), ("GLOBAL", 0, "onlyglobal", "g"),
+                                          ("PROJECT", plan.project_id, "level", "project"),
+                                          ("PROJECT", plan.project_id, "onlyproject", "p"),
+                                          ("PLAN", plan_id, "fromspec", "row"),
+                                          ("GLOBAL", 0, "deploy.secretKey", "gl0bal-s3cret")]:
+            # An import may already have mirrored the spec's variables into rows: update those.
+            row = s.scalar(select(BambooVariable).where(BambooVariable.scope == scope, BambooVariable.owner_id == owner,
+                                                        BambooVariable.name == name))
+            if row is None:
+                s.add(BambooVariable(scope=scope, owner_id=owner, name=name, value=value))
+            else:
+                row.value = value
         s.commit()
     result_id = enqueue(maker, plan_id, variables={"level": "trigger", "api_token": "tok-123"})
     first = claim(maker, agent)
@@ -864,3 +870,89 @@ def test_job_past_its_timeout_is_cancelled_then_failed(maker: sessionmaker[Sessi
     assert st["jobs"]["A"] == ("Finished", "Failed") and st["failure"]["A"] == "Timed out"
     assert run_one(maker, agent).job_key == "T"  # a timeout is a failure, not a stop: the final stage runs
     assert state(maker, result_id)["state"] == "Failed"
+
+
+def test_plan_branch_numbers_statuses_and_variables(maker: sessionmaker[Session], repo: tuple[int, list[str]]) -> None:
+    repo_id, commits = repo
+    master_id = make_plan(maker, spec("BRM", [("Build", {}, ["A"])], variables={"where": "master"}), repo_id)
+    agent = make_agent(maker, "BRM")
+    with maker() as s:
+        master = s.get(BambooPlan, master_id)
+        assert master is not None
+        branch = BambooPlan(project_id=master.project_id, key="BRM1", name="Plan BRM - main", master_id=master_id,
+                            branch_name="main", spec=master.spec, repository_id=repo_id, labels=[])
+        s.add(branch)
+        s.flush()
+        s.add(BambooVariable(scope="PLAN", owner_id=branch.id, name="only.branch", value="b"))
+        s.commit()
+        branch_id = branch.id
+    enqueue(maker, master_id, revision=commits[0])
+    result_id = enqueue(maker, branch_id)
+    assert state(maker, result_id)["number"] == 1  # a branch numbers its own builds
+    jobs = [claim(maker, agent), claim(maker, agent)]
+    assert all(jobs)
+    branch_job = next(j for j in jobs if j and j.plan_key == "ENGP-BRM1")
+    assert branch_job.variables["where"] == "master" and branch_job.variables["only.branch"] == "b"
+    assert branch_job.variables["masterPlanKey"] == "ENGP-BRM"
+    for job in jobs:
+        finish(maker, job)  # type: ignore[arg-type]
+    with maker() as s:
+        row = s.scalars(select(BuildStatus).where(BuildStatus.commit_id == commits[2],
+                                                  BuildStatus.key == "ENGP-BRM1")).one()
+        assert (row.parent, row.state, row.build_number) == ("ENGP-BRM", "SUCCESSFUL", "1")
+        assert row.url.endswith("/browse/ENGP-BRM1-1") and "Plan BRM - main #1" in (row.name or "")
+
+
+def test_claims_finishes_stops_and_reaps_all_at_once(maker: sessionmaker[Session]) -> None:
+    """Everything the engine does, concurrently: no error (no deadlock), every build ends, no job runs twice."""
+    import random
+    import time
+
+    plan_id = make_plan(maker, spec("CHAOS", [("One", {}, ["A", "B", "C"]), ("Two", {}, ["D", "E"]),
+                                              ("End", {"final": True}, ["F"])]))
+    results = [enqueue(maker, plan_id) for _ in range(6)]
+    agents = [make_agent(maker, "CHAOS") for _ in range(5)]
+    claimed: list[int] = []
+    rng = random.Random(7)
+    deadline = time.monotonic() + 60
+
+    def busy() -> bool:
+        with maker() as s:
+            return bool(s.scalars(select(BambooResult.id).where(BambooResult.id.in_(results),
+                                                                 BambooResult.life_cycle.in_(("Queued", "InProgress")))
+                                  .limit(1)).first())
+
+    def agent_loop(agent_id: int) -> None:
+        while time.monotonic() < deadline and busy():
+            job = claim(maker, agent_id)
+            if job is None:
+                time.sleep(0.01)
+                continue
+            claimed.append(job.job_result_id)
+            with maker() as s:
+                cancel = queue.heartbeat(s, job.job_result_id, job.claim_token, 1)
+                s.commit()
+            finish(maker, job, ok=not cancel and rng.random() > 0.2,
+                   failure_reason="Stopped by user" if cancel else None)
+
+    def stopper() -> None:
+        for result_id in results[::2]:
+            time.sleep(0.02)
+            with maker() as s:
+                builds.stop(s, s.get(BambooResult, result_id))  # type: ignore[arg-type]
+                s.commit()
+
+    def reaper() -> None:
+        while time.monotonic() < deadline and busy():
+            with maker() as s:
+                builds.housekeeping(s, now_ms(), 60_000)
+                s.commit()
+            time.sleep(0.01)
+
+    assert not _threads([*(lambda a=a: agent_loop(a) for a in agents), stopper, reaper])
+    assert not busy()
+    assert len(claimed) == len(set(claimed))
+    for result_id in results:
+        st = state(maker, result_id)
+        assert st["life"] in ("Finished", "NotBuilt") and not st["continuable"]
+        assert all(life in ("Finished", "NotBuilt") for life, _ in st["jobs"].values())

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     # Largest page any list answers, whatever `limit` asks (Bitbucket's page.max.* default).
     page_max: int = 1000
     git_bin: str = "git"
+    # The Bamboo triggers of `culm serve`: builds on push and specs import (an outbox consumer, polled every
+    # `bamboo_triggers_interval` seconds besides being woken on commit) and the cron scheduler (every second).
+    bamboo_triggers: bool = True
+    bamboo_triggers_interval: float = 2.0
     # Where push hooks reach this node's internal API (default: loopback on `port`).
     hook_url: str | None = None
     # The pull request rescoping worker (outbox consumer) of `culm serve`, and how often it polls.

@@ -15,6 +15,7 @@ from culm.domain.bamboo.models import (
     BambooTestResult,
     BambooVariable,
 )
+from culm.domain.bamboo.trigger_models import BambooRepoSpecs, BambooTriggerFire
 from culm.domain.base import Base
 from culm.domain.builds.models import BuildStatus, Deployment, RequiredBuildCondition
 from culm.domain.comments.models import Comment
@@ -55,9 +56,11 @@ __all__ = [
     "BambooPlan",
     "BambooProject",
     "BambooResult",
+    "BambooRepoSpecs",
     "BambooResultComment",
     "BambooStageResult",
     "BambooTestResult",
+    "BambooTriggerFire",
     "BambooVariable",
     "Base",
     "BuildStatus",

@@ -17,8 +17,9 @@ from starlette.responses import JSONResponse, Response
 from culm import __version__
 from culm.api import deps
 from culm.api.bamboo import render
+from culm.api.bamboo.rest_render import branch_items
 from culm.core.errors import AuthenticationRequired, CulmError
-from culm.domain.bamboo import service
+from culm.domain.bamboo import favourites, server_state, service
 from culm.domain.bamboo.specs import SpecsInvalid
 from culm.domain.permissions import levels as L
 from culm.domain.permissions.service import Principal, require_global
@@ -33,8 +34,9 @@ def error(status: int, messages: list[str], field_errors: dict[str, list[str]] |
     return JSONResponse({"errors": messages, "fieldErrors": field_errors or {}}, status_code=status)
 
 
-def route(path: str, *methods: str) -> Callable[[Handler], Handler]:
-    """Register `fn` under both API versions (and suffixes), mapping failures to Bamboo's error body."""
+def route(path: str, *methods: str, api: str = "api") -> Callable[[Handler], Handler]:
+    """Register `fn` under both API versions (and suffixes) of `/bamboo/rest/{api}`, mapping failures to
+    Bamboo's error body."""
 
     def deco(fn: Handler) -> Handler:
         @functools.wraps(fn)
@@ -57,7 +59,7 @@ def route(path: str, *methods: str) -> Callable[[Handler], Handler]:
         suffixes = ("",) if path.endswith("}") else ("", ".json", ".xml")
         for version in ("latest", "1.0"):
             for suffix in suffixes:
-                router.add_api_route(f"/bamboo/rest/api/{version}{path}{suffix}", wrapped, methods=list(methods),
+                router.add_api_route(f"/bamboo/rest/{api}/{version}{path}{suffix}", wrapped, methods=list(methods),
                                      include_in_schema=False)
         return wrapped
 
@@ -93,6 +95,12 @@ def _paging(request: Request) -> tuple[int, int]:
     return start, limit
 
 
+def _flag(request: Request, name: str) -> bool:
+    """A boolean query flag: present without a value (`?favourite`, as python-api sends it) or true."""
+    raw = request.query_params.get(name)
+    return raw is not None and raw.lower() in ("", "true", "1", "yes")
+
+
 def _plan_key(request: Request) -> str:
     return render.strip_suffix(request.path_params["planKey"])
 
@@ -102,13 +110,14 @@ async def info(request: Request) -> Response:
     _caller(request)
     return render.respond(request, "info", {"version": "9.3.2", "edition": "culm " + __version__,
                                             "buildDate": "2026-01-01T00:00:00.000Z", "buildNumber": "90302",
-                                            "state": "RUNNING"})
+                                            "state": server_state.read(request.app.state.settings.home)[0]})
 
 
 @route("/server", "GET")
 async def server(request: Request) -> Response:
     _caller(request)
-    return render.respond(request, "serverStatusInfo", {"state": "RUNNING", "reindexInProgress": False})
+    state, by = server_state.read(request.app.state.settings.home)
+    return render.respond(request, "serverStatusInfo", {"state": state, "setByUser": by, "reindexInProgress": False})
 
 
 @route("/currentUser", "GET")
@@ -161,11 +170,14 @@ async def project(request: Request) -> Response:
 
 @route("/plan", "GET")
 async def plans(request: Request) -> Response:
-    session, _ = _caller(request)
+    session, who = _caller(request)
     start, limit = _paging(request)
     wanted = render.expands(request)
-    total, rows = service.plans_page(session, start, limit)
-    items = [render.plan_json(request, p, pl, wanted, "plans.plan.") for p, pl in rows]
+    starred = favourites.plan_ids(session, who.user.id if who.user else None)
+    only = starred if _flag(request, "favourite") else None
+    total, rows = service.plans_page(session, start, limit, only_ids=only)
+    items = [render.plan_json(request, p, pl, wanted, "plans.plan.", favourite=pl.id in starred,
+                              branch_items=branch_items(request, session, p, pl)) for p, pl in rows]
     data = {"expand": "plans", "link": render.link(request, "plan"),
             "plans": render.collection("plan", items, total, start, len(items))}
     return render.respond(request, "plans", data)
@@ -173,9 +185,12 @@ async def plans(request: Request) -> Response:
 
 @route("/plan/{planKey}", "GET")
 async def plan(request: Request) -> Response:
-    session, _ = _caller(request)
+    session, who = _caller(request)
     project_row, plan_row = service.plan(session, _plan_key(request))
-    return render.respond(request, "plan", render.plan_json(request, project_row, plan_row, render.expands(request)))
+    starred = plan_row.id in favourites.plan_ids(session, who.user.id if who.user else None)
+    return render.respond(request, "plan", render.plan_json(
+        request, project_row, plan_row, render.expands(request), favourite=starred,
+        branch_items=branch_items(request, session, project_row, plan_row)))
 
 
 @route("/plan/{planKey}/enable", "POST", "DELETE")

@@ -109,8 +109,10 @@ def project_json(request: Request, project: BambooProject) -> dict[str, Any]:
 
 
 def plan_json(request: Request, project: BambooProject, plan: BambooPlan, wanted: set[str],
-              prefix: str = "") -> dict[str, Any]:
-    """A plan; `wanted` holds expand paths relative to this plan after `prefix`."""
+              prefix: str = "", favourite: bool = False,
+              branch_items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A plan; `wanted` holds expand paths relative to this plan after `prefix`; `favourite`: starred by the
+    caller; `branch_items`: its plan branches, rendered."""
     full = f"{project.key}-{plan.key}"
 
     def asked(name: str) -> bool:
@@ -125,12 +127,13 @@ def plan_json(request: Request, project: BambooProject, plan: BambooPlan, wanted
         "project": project_json(request, project),
         "description": plan.description,
         "shortName": plan.name, "buildName": plan.name, "shortKey": plan.key,
-        "type": "chain", "enabled": plan.enabled,
+        "type": "chain_branch" if plan.master_id else "chain", "enabled": plan.enabled,
         "link": link(request, f"plan/{full}"),
-        "isFavourite": False, "isActive": False, "isBuilding": False, "averageBuildTimeInSeconds": 0,
+        "isFavourite": favourite, "isActive": False, "isBuilding": False, "averageBuildTimeInSeconds": 0,
         "actions": collection("action", [], 0, 0, 0) if asked("actions") else collapsed(0),
         "stages": collapsed(len(stages)),
-        "branches": collection("branch", [], 0, 0, 0) if asked("branches") else collapsed(0),
+        "branches": collection("branch", branch_items or [], len(branch_items or []), 0, len(branch_items or []))
+        if asked("branches") else collapsed(len(branch_items or [])),
         "variableContext": collapsed(len(variables)),
         "key": full, "name": f"{project.name} - {plan.name}",
         "planKey": {"key": full},

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from culm.domain.bamboo import forge_status, storage
+from culm.domain.bamboo import forge_status
 from culm.domain.bamboo.models import (
     BambooAgent,
     BambooArtifact,
@@ -152,13 +152,14 @@ def enqueue(session: Session, plan: BambooPlan, *, reason: str, user_id: int | N
     if repo is not None:
         rev, short_branch = _resolve_revision(plan, repo, revision, branch)
     # Numbering first: it row-locks the plan, so concurrent builds of one plan see each other's revisions.
+    trigger_vars = {str(k): "" if v is None else str(v) for k, v in (variables or {}).items()}
     number = _next_number(session, plan)
     if repo is not None and rev is not None:
         changes = compute_changes(session, plan, repo.id, rev)
     now = now_ms()
     result = BambooResult(plan_id=plan.id, number=number, life_cycle="Queued", state="Unknown", continuable=False,
                           reason=reason, trigger_user_id=user_id, repository_id=repo.id if repo else None,
-                          revision=rev, branch=short_branch, variables=dict(variables or {}), result_variables={},
+                          revision=rev, branch=short_branch, variables=trigger_vars, result_variables={},
                           changes=changes, labels=[], run_through_stage=-1 if run_through is None else run_through,
                           once_off=once_off, restart_count=0, queued_date=now)
     session.add(result)
@@ -537,5 +538,3 @@ def log_file(session: Session, job: BambooJobResult) -> str:
     plan_key = result_key(session, result).rsplit("-", 1)[0]
     return f"{plan_key}-{job.job_key}-{result.number}"
 
-
-__all__ = ["enqueue", "continue_build", "stop", "reap", "refresh_blocked", "advance", "lock_result", "storage"]

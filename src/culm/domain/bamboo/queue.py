@@ -259,6 +259,7 @@ def claim(session: Session, agent: BambooAgent) -> Claimed | None:
             # The plan changed since the build was queued and no longer has this job: it cannot run.
             job.life_cycle, job.state, job.claim_token = "Finished", "Failed", None
             job.failure_reason, job.completed_date = "The job no longer exists in the plan", now
+            session.flush()
             builds.advance(session, result)
             continue
         first_start = result.life_cycle != "InProgress"

@@ -52,6 +52,9 @@ def import_specs(session: Session, text: str) -> list[BambooPlan]:
         plan.labels = list(spec["labels"])
         plan.updated_date = now_ms()
         session.flush()
+        from culm.domain.bamboo.variables_admin import replace_spec_variables
+
+        replace_spec_variables(session, plan, spec["variables"])
         plans.append(plan)
     return plans
 
@@ -88,10 +91,15 @@ def projects_page(session: Session, start: int, limit: int) -> tuple[int, list[B
     return total, list(rows)
 
 
-def plans_page(session: Session, start: int, limit: int, project_id: int | None = None
-               ) -> tuple[int, list[tuple[BambooProject, BambooPlan]]]:
-    query = select(BambooProject, BambooPlan).join(BambooPlan, BambooPlan.project_id == BambooProject.id)
-    count = select(func.count()).select_from(BambooPlan)
+def plans_page(session: Session, start: int, limit: int, project_id: int | None = None,
+               only_ids: set[int] | None = None) -> tuple[int, list[tuple[BambooProject, BambooPlan]]]:
+    """Top-level plans (plan branches are listed under their plan), optionally only those in `only_ids`."""
+    query = select(BambooProject, BambooPlan).join(BambooPlan, BambooPlan.project_id == BambooProject.id) \
+        .where(BambooPlan.master_id.is_(None))
+    count = select(func.count()).select_from(BambooPlan).where(BambooPlan.master_id.is_(None))
+    if only_ids is not None:
+        query = query.where(BambooPlan.id.in_(only_ids))
+        count = count.where(BambooPlan.id.in_(only_ids))
     if project_id is not None:
         query = query.where(BambooPlan.project_id == project_id)
         count = count.where(BambooPlan.project_id == project_id)

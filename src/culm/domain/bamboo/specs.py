@@ -176,11 +176,33 @@ class _Checker:
             {**stage, "jobs": [{"name": j, **jobs[j]} for j in stage["jobs"] if j in jobs]} for stage in stages]
         spec["variables"] = self.variables(top["variables"][1]) if "variables" in top else {}
         spec["labels"] = self.labels(top["labels"][1]) if "labels" in top else []
+        if "triggers" in top:
+            self.cron_triggers(top["triggers"][1])
         for extra in ("triggers", "branches", "notifications", "dependencies", "plan-permissions", "repositories",
                       "other"):
             if extra in top:
                 spec[extra] = self.plain(top[extra][1])
         return spec if plan else None
+
+    def cron_triggers(self, node: Node) -> None:
+        """Scheduled triggers must be schedulable: a bad expression is refused at import, not at fire time."""
+        from culm.domain.bamboo.cron import check  # late: cron imports the models, not the other way round
+
+        for item in node.value if isinstance(node, SequenceNode) else []:
+            if not isinstance(item, MappingNode):
+                continue
+            for key_node, value in item.value:
+                if not (isinstance(key_node, ScalarNode) and key_node.value == "cron"):
+                    continue
+                if isinstance(value, MappingNode):
+                    found = [v for k, v in value.value if isinstance(k, ScalarNode) and k.value == "expression"]
+                    value = found[0] if found else value
+                if not isinstance(value, ScalarNode):
+                    self.fail(value, "a cron trigger needs an expression ('cron: 0 0 3 ? * *')")
+                    continue
+                problem = check(value.value)
+                if problem:
+                    self.fail(value, problem)
 
     def plan_header(self, node: Node) -> dict[str, Any] | None:
         fields = self.mapping(node, "'plan'", {"project-key", "key", "name", "description", "enabled"})

@@ -85,7 +85,7 @@ def schedule(session: Session) -> None:
         s.info.pop("rescope_scheduled", None)
         wake()
 
-    def _after_rollback(s: Session) -> None:
+    def _after_rollback(s: Session, _previous: object = None) -> None:  # after_soft_rollback passes two
         s.info.pop("rescope_scheduled", None)
 
     sa_event.listen(session, "after_commit", _after_commit, once=True)
@@ -93,14 +93,14 @@ def schedule(session: Session) -> None:
 
 
 # -- claiming the consumer ------------------------------------------------------------------------
-def claim(session: Session) -> bool:
+def claim(session: Session, consumer: str = CONSUMER) -> bool:
     """Hold the consumer's offset row until this transaction ends; False when another node holds it."""
     dialect = session.get_bind().dialect.name
-    if session.get(ConsumerOffset, CONSUMER) is None:
+    if session.get(ConsumerOffset, consumer) is None:
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        session.execute(insert(ConsumerOffset).values(name=CONSUMER, last_event_id=0)
+        session.execute(insert(ConsumerOffset).values(name=consumer, last_event_id=0)
                         .on_conflict_do_nothing(index_elements=["name"]))
-    query = select(ConsumerOffset).where(ConsumerOffset.name == CONSUMER)
+    query = select(ConsumerOffset).where(ConsumerOffset.name == consumer)
     if dialect == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return session.scalar(query.execution_options(populate_existing=True)) is not None
