@@ -72,6 +72,13 @@ Check:
         - echo "downloaded=$(cat dl/out/a.txt)"
         - mkdir -p reports
         - printf '<testsuite><testcase classname="a.B" name="ok" time="0.1"/></testsuite>' > reports/t.xml
+        - mkdir -p sub
+        - printf '%s\\n' 'echo "args=$1|$2 greeting=$GREETING dir=${PWD##*/}"' > run.sh
+    - script:
+        file: run.sh
+        argument: one 'two words'
+        working-dir: sub
+        environment: GREETING="hello world"
     - test-parser: {type: junit, test-results: "reports/*.xml"}
 variables:
   target: mars
@@ -287,6 +294,7 @@ def test_full_build_on_local_agents(server: LiveServer, maker: sessionmaker[Sess
     assert result.result_variables == {"got.answer": "42"}
     check_log = log_text(server, maker, check)
     assert "downloaded=first" in check_log
+    assert "args=one|two words greeting=hello world dir=sub" in check_log
     assert check.tests_successful == 1 and check.tests_failed == 0
     with maker() as s:
         tests = list(s.scalars(select(BambooTestResult).where(BambooTestResult.job_result_id == check.id)))
@@ -338,6 +346,9 @@ def test_log_streams_job_token_reads_only_its_repository_and_stop_kills_the_grou
     clone = git("-c", header, "clone", "-q", url, str(tmp_path / "clone"), check=False)
     assert clone.returncode == 0, clone.stderr
     assert git("rev-parse", "HEAD", cwd=tmp_path / "clone").stdout.strip() == commits[-1]
+    git("commit", "-q", "--allow-empty", "-m", "from a build", cwd=tmp_path / "clone")
+    push = git("-c", header, "push", "-q", url, "HEAD:refs/heads/from-build", cwd=tmp_path / "clone", check=False)
+    assert push.returncode != 0  # read, never write
     other = git("-c", header, "clone", "-q", f"{server.url}/scm/{KEY}/other-repo.git", str(tmp_path / "o"),
                 check=False)
     assert other.returncode != 0

@@ -74,8 +74,9 @@ FAILING = [{"className": "rocket.FuelTest", "methodName": "test_tank", "status":
 
 @pytest.fixture(scope="module")
 def server():  # type: ignore[no-untyped-def]
-    """No local agents: the test's fake agent is the only one taking jobs."""
-    with live_server({"CULM_LOCAL_AGENTS": "0"}) as s:
+    """No local agents (the test's fake agent is the only one taking jobs) and no build on push (builds are
+    triggered through the queue API only, so their numbers are known)."""
+    with live_server({"CULM_LOCAL_AGENTS": "0", "CULM_BAMBOO_TRIGGERS": "0"}) as s:
         yield s
         log = (s.home / "server.log").read_text(errors="replace")
         assert "Traceback" not in log, log[-4000:]
@@ -243,7 +244,11 @@ def test_log_and_artifact_downloads(server, admin, built) -> None:  # type: igno
     assert page.status_code == 200 and "MARS-ROCKET-JOB1-1" in page.text
     assert admin.get("/bamboo/browse/MARS-ROCKET").status_code == 200
     assert admin.get("/bamboo/browse/MARS-ROCKET-JOB1-1/log").text == LOG
+    assert admin.get("/browse/MARS-ROCKET-JOB1-1/log").text == LOG  # the link build statuses carry
+    assert "MARS-ROCKET-JOB1-1" in admin.get("/browse/MARS-ROCKET-1").text
     assert admin.get("/bamboo/browse/MARS-NOPE-1").status_code == 404
+    assert "Administrator" in admin.get("/bamboo/browse/user/admin").text
+    assert admin.get("/bamboo/browse/user/nobody").status_code == 404
 
 
 def test_continue_queue_status(server, admin, built) -> None:  # type: ignore[no-untyped-def]
@@ -320,6 +325,19 @@ def test_lists_filters_and_paging(server, admin, built) -> None:  # type: ignore
     assert [x["key"] for x in with_all["results"]["result"]] == ["MARS-LANDER-1", "MARS-ROCKET-2"]
     queued = admin.get(B + "/result/MARS-LANDER", params={"lifeCycleState": "Queued,InProgress"}, headers=J).json()
     assert [x["lifeCycleState"] for x in queued["results"]["result"]] == ["Queued"]
+    with server_db(server) as session:
+        from sqlalchemy import update
+
+        from culm.domain.bamboo import builds
+        from culm.domain.bamboo.models import BambooAgent
+
+        session.execute(update(BambooAgent).values(enabled=False))
+        builds.refresh_blocked(session)
+        session.execute(update(BambooAgent).values(enabled=True))
+    waiting = _result(admin, "MARS-LANDER-1", "stages.stage.results.result")
+    assert waiting["hasExecutableAgents"] is False and waiting["blockedReason"] == "No enabled agent is online"
+    assert waiting["notRunYet"] is True and waiting["finished"] is False
+    assert waiting["stages"]["stage"][0]["results"]["result"][0]["blockedReason"] == "No enabled agent is online"
     assert admin.get(B + "/result/MARS-LANDER/latest", headers=J).status_code == 404
     assert admin.get(B + "/result/MARS-LANDER-latest.json", params={"includeAllStates": "true"}).json()["number"] \
         == 1
@@ -510,6 +528,26 @@ def _state(admin: httpx.Client) -> list[tuple]:
                            headers=J).json()["results"]["result"]:
             rows.append((r["key"], r["lifeCycleState"], r["state"], str(r["labels"]), str(r["comments"])))
     return rows
+
+
+def test_delete_result(server, admin, built) -> None:  # type: ignore[no-untyped-def]
+    bamboo = Bamboo(server.url + "/bamboo", username=ADMIN[0], password=ADMIN[1])
+    number = bamboo.execute_build("MARS-LANDER")["buildNumber"]
+    busy = admin.post("/bamboo/build/admin/deletePlanResults.action",
+                      params={"buildKey": "MARS-LANDER", "buildNumber": number})
+    assert busy.status_code == 400
+    run_jobs(server)
+    log = server.home / "bamboo" / "logs" / "MARS-LANDER-JOB1" / f"MARS-LANDER-JOB1-{number}.log"
+    assert log.is_file()
+    with httpx.Client(base_url=server.url, auth=("bob", USER_PASSWORD)) as bob:
+        r = bob.post("/bamboo/build/admin/deletePlanResults.action",
+                     params={"buildKey": "MARS-LANDER", "buildNumber": number})
+        assert r.status_code == 403
+    bamboo.delete_build_result(f"MARS-LANDER-{number}")
+    assert admin.get(B + f"/result/MARS-LANDER-{number}", headers=J).status_code == 404
+    assert not log.exists()
+    assert admin.post("/bamboo/build/admin/deletePlanResults.action",
+                      params={"buildKey": "MARS-LANDER", "buildNumber": number}).status_code == 404
 
 
 def test_bad_requests_change_nothing(server, admin, built) -> None:  # type: ignore[no-untyped-def]

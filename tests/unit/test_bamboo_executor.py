@@ -26,15 +26,6 @@ def _alive(pid: int) -> bool:
     return stat[stat.rfind(")") + 2:].split()[0] not in ("Z", "X")
 
 
-def _wait_file(path: Path, deadline: float = 10.0) -> str:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if path.exists() and path.read_text().strip():
-            return path.read_text().strip()
-        time.sleep(0.02)
-    raise AssertionError(f"{path} never written")
-
-
 def _run(tmp_path: Path, script: str, stop=lambda: None, timeout: float = 30, grace: float = 5.0):  # type: ignore[no-untyped-def]
     out: list[bytes] = []
     code, reason = run_process(["/bin/sh", "-c", script], tmp_path, script_env({}), out.append, stop, timeout, grace)
@@ -46,12 +37,12 @@ def test_cancel_kills_the_whole_group(tmp_path: Path) -> None:
     started = time.monotonic()
 
     def stop() -> str | None:
-        if (tmp_path / "child.pid").exists():
+        if (tmp_path / "ready").exists():
             flag["stop"] = "cancelled"
         return flag["stop"]
 
     code, reason, output = _run(tmp_path, "echo $$ > shell.pid; sleep 1000 & echo $! > child.pid; echo started; "
-                                "sleep 1000", stop)
+                                "touch ready; sleep 1000", stop)
     assert reason == "cancelled" and code != 0
     assert b"started" in output
     child, shell = int((tmp_path / "child.pid").read_text()), int((tmp_path / "shell.pid").read_text())
@@ -62,7 +53,7 @@ def test_cancel_kills_the_whole_group(tmp_path: Path) -> None:
 
 def test_timeout_kills_a_group_that_ignores_sigterm(tmp_path: Path) -> None:
     code, reason, _ = _run(tmp_path, "trap '' TERM; (trap '' TERM; sleep 1000) & echo $! > child.pid; "
-                           "echo $$ > shell.pid; sleep 1000", timeout=1.0, grace=0.5)
+                           "echo $$ > shell.pid; sleep 1000", timeout=3.0, grace=0.5)
     assert reason == "timeout" and code != 0
     child, shell = int((tmp_path / "child.pid").read_text()), int((tmp_path / "shell.pid").read_text())
     assert not _alive(child) and not _group_alive(shell)
@@ -223,7 +214,7 @@ def test_client_backs_off_while_the_server_is_unreachable(caplog: pytest.LogCapt
     timer = threading.Timer(2.0, stop.set)
     timer.start()
     started = time.monotonic()
-    with caplog.at_level("WARNING", logger="culm.agent"), pytest.raises(AgentStopped):
+    with caplog.at_level("INFO", logger="culm.agent"), pytest.raises(AgentStopped):
         client.register("a", "REMOTE", {})
     delays = [float(m.group(1)) for r in caplog.records if (m := re.search(r"in ([\d.]+) s", r.message))]
     assert delays[:3] == [0.5, 1.0, 2.0]

@@ -61,7 +61,9 @@ class AgentClient:
                  read_timeout: float | None = None, **kw: Any) -> httpx.Response:
         """One call, retried with backoff while the server is unreachable or failing (5xx, 429)."""
         delay = FIRST_DELAY
+        attempt = 0
         while True:
+            attempt += 1
             if self.stop.is_set():
                 raise AgentStopped()
             if body is not None:
@@ -76,7 +78,9 @@ class AgentClient:
                 if resp.status_code < 500 and resp.status_code != 429:
                     return resp
                 problem = f"HTTP {resp.status_code}"
-            log.warning("culm agent: %s %s failed (%s); retrying in %.1f s", method, path, problem, delay)
+            # The first failures are usual (a local agent starts before its server listens): no alarm yet.
+            log.log(logging.WARNING if attempt > 2 else logging.INFO,
+                    "culm agent: %s %s failed (%s); retrying in %.1f s", method, path, problem, delay)
             if self.stop.wait(delay):
                 raise AgentStopped()
             delay = min(delay * 2, MAX_DELAY)

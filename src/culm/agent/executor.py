@@ -408,6 +408,7 @@ class Agent:
         self.capabilities = {**builtin_capabilities(self.name, agent_type), **(capabilities or {})}
         self.stop = stop or threading.Event()
         self.claim_wait = claim_wait
+        self._server, self._token = server, token
         self.client = AgentClient(server, token, self.uuid, self.stop)
         self.current: JobRun | None = None
 
@@ -417,8 +418,11 @@ class Agent:
     def run(self) -> None:
         """The loop; returns when `stop` is set. A refused agent (wrong token) raises AgentRefused."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        if self.client.http.is_closed:  # run again after a crash
+            self.client = AgentClient(self._server, self._token, self.uuid, self.stop)
         try:
             self.register()
+            log.info("culm agent %s registered with %s", self.name, self._server)
             while not self.stop.is_set():
                 try:
                     job = self.client.claim(self.claim_wait)
@@ -428,10 +432,12 @@ class Agent:
                 if job is None:
                     continue
                 self.current = JobRun(self.client, job, self.work_dir, self.stop)
+                log.info("culm agent %s: running %s", self.name, job.get("job_result_key"))
                 try:
                     self.current.run()
                 finally:
                     self.current = None
+                log.info("culm agent %s: done with %s", self.name, job.get("job_result_key"))
         except AgentStopped:
             pass
         finally:

@@ -208,10 +208,7 @@ async def register(request: Request) -> Response:
 
 def _try_claim(uuid: str) -> dict[str, Any] | None:
     with session_scope() as session:
-        agent = _agent(session, uuid)
-        now = now_ms()
-        if agent.last_seen is None or now - agent.last_seen >= 1000:
-            agent.last_seen = now
+        agent = _agent(session, uuid)  # the engine's claim refreshes last_seen (coarsely: polls are frequent)
         if not agent.enabled:
             return None
         claimed = _queue().claim(session, agent)

@@ -29,8 +29,10 @@ Handler = Callable[[Request], Awaitable[Response]]
 CHUNK = 64 * 1024
 
 
-def page(path: str, *methods: str) -> Callable[[Handler], Handler]:
-    """A non-REST route under /bamboo; failures are short plain-text pages with Bamboo's status codes."""
+def page(path: str, *methods: str, root_alias: bool = False) -> Callable[[Handler], Handler]:
+    """A non-REST route under /bamboo (and at the root too with `root_alias`: build statuses and the
+    `bamboo.buildResultsUrl` variable link `{base}/browse/...`); failures are short plain-text pages with
+    Bamboo's status codes."""
 
     def deco(fn: Handler) -> Handler:
         @functools.wraps(fn)
@@ -47,7 +49,8 @@ def page(path: str, *methods: str) -> Callable[[Handler], Handler]:
                     resp.headers["WWW-Authenticate"] = 'Basic realm="Bamboo"'
                 return resp
 
-        router.add_api_route(f"/bamboo{path}", wrapped, methods=list(methods), include_in_schema=False)
+        for prefix in ("/bamboo", "") if root_alias else ("/bamboo",):
+            router.add_api_route(f"{prefix}{path}", wrapped, methods=list(methods), include_in_schema=False)
         return wrapped
 
     return deco
@@ -73,6 +76,21 @@ def _file_response(path: Path, media_type: str, filename: str | None = None) -> 
     if filename:
         headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
     return StreamingResponse(_stream(path, size), media_type=media_type, headers=headers)
+
+
+# ---- users (before the `/browse/{key}/...` routes: a user may be called `log`) ------------------------
+
+@page("/browse/user/{name}", "GET")
+async def browse_user(request: Request) -> Response:
+    """The user page build reasons link to (`Manual run by <a href=".../browse/user/NAME">`)."""
+    from culm.domain.users.models import User
+
+    session, _ = _caller(request)
+    name = request.path_params["name"]
+    user = session.scalar(select(User).where(User.name_lower == name.lower()))
+    if user is None:
+        raise service.NotFound(f"User {name} not found")
+    return _html(user.display_name or user.name, f"<p>{html.escape(user.name)}</p>")
 
 
 # ---- logs -----------------------------------------------------------------------------------------------
@@ -107,7 +125,7 @@ def _job_logs(session: Any, raw: str) -> list[tuple[str, Path]]:
     return [(k, rr.log_path(k)) for k in (rr.job_result_key(project, plan, result, j) for j in jobs)]
 
 
-@page("/browse/{key}/log", "GET")
+@page("/browse/{key}/log", "GET", root_alias=True)
 async def browse_log(request: Request) -> Response:
     """The log of a job result, or the logs of every job of a build one after another, as text."""
     session, _ = _caller(request)
@@ -193,8 +211,8 @@ async def job_artifact(request: Request) -> Response:
     return _serve_artifact(request, artifact, p.get("path", ""), p["name"])
 
 
-@page("/browse/{key}/artifact/{scope}/{name}", "GET")
-@page("/browse/{key}/artifact/{scope}/{name}/{path:path}", "GET")
+@page("/browse/{key}/artifact/{scope}/{name}", "GET", root_alias=True)
+@page("/browse/{key}/artifact/{scope}/{name}/{path:path}", "GET", root_alias=True)
 async def browse_artifact(request: Request) -> Response:
     """`/browse/PROJ-PLAN-42/artifact/shared/{name}/...` or `/browse/PROJ-PLAN-JOB1-42/artifact/JOB1/{name}/...`."""
     session, _ = _caller(request)
@@ -214,7 +232,7 @@ def _html(title: str, body: str) -> HTMLResponse:
                         f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
 
 
-@page("/browse/{key}", "GET")
+@page("/browse/{key}", "GET", root_alias=True)
 async def browse(request: Request) -> Response:
     """A small HTML page for a plan, a build or a job result (the links Bitbucket and GitLab show)."""
     session, _ = _caller(request)
@@ -262,4 +280,43 @@ async def stop_plan(request: Request) -> Response:
     if not key:
         raise service.Invalid("planKey is required")
     stop_key(session, who, key)
+    return Response(status_code=204)
+
+
+@page("/build/admin/deletePlanResults.action", "POST")
+async def delete_plan_result(request: Request) -> Response:
+    """python-api's `delete_build_result` (`?buildKey=PROJ-PLAN&buildNumber=N`): administrators remove a finished
+    build; its logs and artifact files go once the deletion is committed."""
+    import shutil
+
+    from sqlalchemy import event
+
+    from culm.domain.permissions import levels as L
+
+    session, who = _caller(request)
+    plan_key = request.query_params.get("buildKey", "")
+    number = request.query_params.get("buildNumber", "")
+    if not number.isdigit() or len(number) > 9:
+        raise service.Invalid("buildNumber must be a build number")
+    project, plan, result, job = rr.find_result(session, f"{plan_key}-{number}")
+    if job is not None:
+        raise service.NotFound(f"Result {plan_key}-{number} not found")
+    if who.effective_global(session) < L.G_ADMIN:
+        raise rr.forbidden()
+    if result.life_cycle not in ("Finished", "NotBuilt"):
+        raise service.Invalid(f"Build {plan_key}-{number} is still running: stop it first")
+    jobs = session.scalars(select(BambooJobResult).where(BambooJobResult.result_id == result.id)).all()
+    logs = [rr.log_path(rr.job_result_key(project, plan, result, j)) for j in jobs]
+    folders = [rr.artifact_dir(a) for a in session.scalars(
+        select(BambooArtifact).where(BambooArtifact.job_result_id.in_([j.id for j in jobs]))).all()] if jobs else []
+    session.delete(result)
+    session.flush()
+
+    def remove_files(_session: Any) -> None:
+        for path in logs:
+            path.unlink(missing_ok=True)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    event.listen(session, "after_commit", remove_files, once=True)
     return Response(status_code=204)

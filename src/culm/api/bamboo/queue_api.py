@@ -108,6 +108,8 @@ def _plan_for_trigger(session: Session, raw: str) -> tuple[BambooProject, Bamboo
     return service.plan(session, key.plan_key)
 
 
+@route("/queue/{projectKey}-{buildKey}-{buildNumber}", "POST", "PUT", "DELETE")
+@route("/queue/{projectKey}-{buildKey}", "POST", "PUT", "DELETE")
 @route("/queue/{key}", "POST", "PUT", "DELETE")
 async def queue_key(request: Request) -> Response:
     try:
@@ -126,7 +128,7 @@ async def queue_key(request: Request) -> Response:
 
 async def _trigger(request: Request) -> Response:
     session, who = _caller(request)
-    raw = render.strip_suffix(request.path_params["key"])
+    raw = rr.key_param(request)
     project, plan = _plan_for_trigger(session, raw)
     rr.require_build(session, who, plan)
     pairs = await _form(request)
@@ -147,7 +149,7 @@ async def _trigger(request: Request) -> Response:
 
 async def _continue(request: Request) -> Response:
     session, who = _caller(request)
-    raw = render.strip_suffix(request.path_params["key"])
+    raw = rr.key_param(request)
     key = rr.parse_key(raw)
     if key is None or key.job is not None or key.number is None or not key.number.isdigit():
         raise service.NotFound(f"Result {raw} not found or is not a top level plan result")
@@ -187,5 +189,5 @@ def stop_key(session: Session, who: Any, raw: str) -> None:
 
 async def _stop(request: Request) -> Response:
     session, who = _caller(request)
-    stop_key(session, who, render.strip_suffix(request.path_params["key"]))
+    stop_key(session, who, rr.key_param(request))
     return Response(status_code=204)

@@ -23,7 +23,7 @@ MAX_COMMENT = 32 * 1024
 
 def _result(request: Request) -> tuple[Any, Any, Any, BambooResult, str]:
     session, who = _caller(request)
-    raw = render.strip_suffix(request.path_params["key"])
+    raw = rr.key_param(request)
     _, plan, result, _job = rr.find_result(session, raw)
     return session, who, plan, result, raw
 
@@ -59,6 +59,7 @@ async def _body(request: Request, fields: tuple[str, ...]) -> dict[str, str]:
     return {k: v for k, v in data.items() if k in fields}
 
 
+@route("/result/{projectKey}-{buildKey}-{buildNumber}/comment", "GET", "POST")
 @route("/result/{key}/comment", "GET", "POST")
 async def comments(request: Request) -> Response:
     session, who, _plan, result, raw = _result(request)
@@ -79,6 +80,7 @@ async def comments(request: Request) -> Response:
     return rr.respond(request, "comments", data)
 
 
+@route("/result/{projectKey}-{buildKey}-{buildNumber}/comment/{commentId}", "DELETE")
 @route("/result/{key}/comment/{commentId}", "DELETE")
 async def delete_comment(request: Request) -> Response:
     session, who, _plan, result, _raw = _result(request)
@@ -95,6 +97,7 @@ async def delete_comment(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@route("/result/{projectKey}-{buildKey}-{buildNumber}/label", "GET", "POST")
 @route("/result/{key}/label", "GET", "POST")
 async def labels(request: Request) -> Response:
     session, who, plan, result, raw = _result(request)
@@ -115,6 +118,7 @@ async def labels(request: Request) -> Response:
     return rr.respond(request, "labels", data)
 
 
+@route("/result/{projectKey}-{buildKey}-{buildNumber}/label/{labelName}", "DELETE")
 @route("/result/{key}/label/{labelName}", "DELETE")
 async def delete_label(request: Request) -> Response:
     session, who, plan, result, _raw = _result(request)

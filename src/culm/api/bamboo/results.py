@@ -173,11 +173,12 @@ async def all_results(request: Request) -> Response:
     return _respond_list(request, rr.Ctx(request, session), rows, total, start, "result")
 
 
+@route("/result/status/{projectKey}-{buildKey}-{buildNumber}", "GET")
 @route("/result/status/{key}", "GET")
 async def status(request: Request) -> Response:
     """Progress of a build being built; 404 once it is finished (as Bamboo's in-memory status)."""
     session, _ = _caller(request)
-    raw = render.strip_suffix(request.path_params["key"])
+    raw = rr.key_param(request)
     key = rr.parse_key(raw)
     if key is None or key.number is None or not key.number.isdigit():
         raise service.NotFound(f"Result {raw} not found")
@@ -223,10 +224,11 @@ async def by_checkout_changeset(request: Request) -> Response:
     return await _by_changeset(request, True)
 
 
+@route("/result/{projectKey}-{buildKey}/branch/{branchName}", "GET")
 @route("/result/{key}/branch/{branchName}", "GET")
 async def branch_results(request: Request) -> Response:
     session, who = _caller(request)
-    raw = request.path_params["key"]
+    raw = rr.key_param(request, ("key", "projectKey", "buildKey"))
     name = render.strip_suffix(request.path_params["branchName"])
     project, master = service.plan(session, raw)
     branches = session.scalars(select(BambooPlan).where(BambooPlan.master_id == master.id)
@@ -241,20 +243,24 @@ async def branch_results(request: Request) -> Response:
     return _respond_list(request, rr.Ctx(request, session), rows, total, start, f"result/{raw}/branch/{name}")
 
 
+@route("/result/{projectKey}-{buildKey}/{buildNumber}", "GET")
 @route("/result/{key}/{number}", "GET")
 async def result_by_number(request: Request) -> Response:
-    number = render.strip_suffix(request.path_params["number"])
+    key = rr.key_param(request, ("key", "projectKey", "buildKey"))
+    number = rr.key_param(request, ("number", "buildNumber"))
     if number != "latest" and not number.isdigit():
-        raise service.NotFound(f"Result {request.path_params['key']}-{number} not found")
-    return await _one(request, f"{request.path_params['key']}-{number}")
+        raise service.NotFound(f"Result {key}-{number} not found")
+    return await _one(request, f"{key}-{number}")
 
 
+@route("/result/{projectKey}-{buildKey}-{buildNumber}", "GET")
+@route("/result/{projectKey}-{buildKey}", "GET")
 @route("/result/{key}", "GET")
 async def result_or_list(request: Request) -> Response:
     """One key, four meanings: a project (`P`), a plan or branch (`P-K`), a job (`P-K-J`), a result
     (`P-K-42`, `P-K-latest`, `P-K-J-42`)."""
     session, who = _caller(request)
-    raw = render.strip_suffix(request.path_params["key"])
+    raw = rr.key_param(request)
     key = rr.parse_key(raw)
     if key is not None and key.number is not None:
         return await _one(request, raw)

@@ -455,10 +455,17 @@ def result_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: Bamb
     out.update({"buildTestSummary": test_summary(passed, failed, skipped), "successfulTestCount": passed,
                 "failedTestCount": failed, "quarantinedTestCount": quarantined, "skippedTestCount": skipped,
                 "restartCount": result.restart_count})
-    restartable = result.life_cycle == "Finished" and result.state == "Failed"
+    restartable = (result.life_cycle == "Finished" and result.state == "Failed") or result.life_cycle == "NotBuilt"
     out.update(_flags(result.life_cycle, result.state, result.continuable, restartable, result.once_off))
     reason = build_reason(ctx, result)
     out.update({"buildReason": reason, "reasonSummary": reason, "specsResult": False})
+    waiting = [j for j in jobs if j.life_cycle == "Queued"]
+    if waiting:
+        # Say why a build waits (users' first complaint about Bamboo, notes §7): the first blocked job's reason.
+        blocked = next((j.blocked_reason for j in waiting if j.blocked_reason), None)
+        out["hasExecutableAgents"] = blocked is None
+        if blocked:
+            out["blockedReason"] = blocked
     job_keys = {j.id: f"{plan_key(project, plan)}-{j.job_key}" for j in jobs}
     artifacts = session.scalars(select(BambooArtifact).where(BambooArtifact.job_result_id.in_(list(job_keys)))
                                 .order_by(BambooArtifact.id)).all() if job_keys else []
@@ -710,6 +717,15 @@ class Key:
     @property
     def plan_key(self) -> str:
         return f"{self.project}-{self.plan}"
+
+
+KEY_PARAMS = ("key", "projectKey", "buildKey", "buildNumber")
+
+
+def key_param(request: Request, names: tuple[str, ...] = KEY_PARAMS) -> str:
+    """The key a path names, whether the route spells it `{key}` or as the spec does (`{projectKey}-{buildKey}`,
+    so that API coverage sees the spec's operations): the parameters joined back with `-`, no `.json`/`.xml`."""
+    return render.strip_suffix("-".join(request.path_params[n] for n in names if n in request.path_params))
 
 
 def parse_key(raw: str) -> Key | None:
