@@ -588,8 +588,13 @@ def run(args: argparse.Namespace) -> dict:
                 except Exception as e:  # noqa: BLE001
                     f.error = f"throughput: {e}"
                     print(f"{s.name}: {f.error}", file=sys.stderr)
+        expected = args.warmups + args.builds + args.rounds * args.queue
         for s in systems:
-            figures[s.name].peak_rss = vm_hwm(s.pids())
+            f = figures[s.name]
+            f.peak_rss = vm_hwm(s.pids())
+            ran = len(s.stamps.read_text().split())
+            if not f.error and ran != expected:  # every build must have run its command, once
+                f.error = f"{ran} build commands ran, {expected} builds were triggered"
     finally:
         for s in systems:
             try:
