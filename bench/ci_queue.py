@@ -626,6 +626,12 @@ def med(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def rate(builds: int, walls: list[float]) -> float | None:
+    """Builds per minute over the median wall (None without a positive wall)."""
+    wall = med(walls)
+    return round(builds * 60 / wall, 1) if wall else None
+
+
 def summary(f: Figures) -> dict[str, Any]:
     def r(v: float | None, digits: int = 1) -> float | None:
         return None if v is None else round(v, digits)
@@ -637,8 +643,9 @@ def summary(f: Figures) -> dict[str, Any]:
         "reported_p50_ms": r(pct(f.reported_ms, 50)), "reported_p95_ms": r(pct(f.reported_ms, 95)),
         "done_p50_ms": r(pct(f.done_ms, 50)), "done_p95_ms": r(pct(f.done_ms, 95)),
         "batch": f.batch, "queueing_s": r(med(f.queueing_s), 2), "batch_wall_s": r(med(f.batch_wall_s), 2),
-        "builds_per_min": r(f.batch * 60 / med(f.batch_wall_s)) if f.batch_wall_s else None,
-        "builds_per_min_reported": r(f.batch * 60 / med(f.batch_reported_s)) if f.batch_reported_s else None,
+        "builds_per_min": rate(f.batch, f.batch_wall_s),
+        # Buildbot's whole seconds can make a short batch last 0 s as recorded: no rate then.
+        "builds_per_min_reported": rate(f.batch, f.batch_reported_s),
         "idle_rss_mib": r(f.idle_rss / MIB) if f.idle_rss else None,
         "peak_rss_mib": r(f.peak_rss / MIB) if f.peak_rss else None,
         "samples": {"trigger_ms": [round(v, 1) for v in f.trigger_ms], "runs_ms": [round(v, 1) for v in f.runs_ms],
