@@ -61,7 +61,8 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url
         env = {k: v for k, v in os.environ.items() if not k.startswith("CULM_")}
-        env.update({"CULM_ADMIN_PASSWORD": ADMIN[1], "CULM_LOGIN_MAX_FAILURES": "50"})
+        # No build agents unless a test asks for them: most modules never build, and idle agents poll.
+        env.update({"CULM_ADMIN_PASSWORD": ADMIN[1], "CULM_LOGIN_MAX_FAILURES": "50", "CULM_LOCAL_AGENTS": "0"})
         if database_url:
             env["CULM_DATABASE_URL"] = database_url
         env.update(extra_env or {})

@@ -309,6 +309,11 @@ def test_failed_build_rerun_and_changesets(server, admin, built) -> None:  # typ
     assert run_jobs(server) == ["MARS-ROCKET-TST-2", "MARS-ROCKET-PKG-2"]
     res = _result(admin, "MARS-ROCKET-2", "variables")
     assert res["state"] == "Successful" and res["restartCount"] == 1
+    # Build 2 kept no artifact: build-latest is the newest build that has it.
+    assert admin.get("/bamboo/artifact/MARS-ROCKET/shared/build-latest/wings/wings.txt").content == b"wings\n"
+    assert admin.get("/bamboo/artifact/MARS-ROCKET/JOB1/build-latest/wings/wings.txt").content == b"wings\n"
+    assert admin.get("/bamboo/artifact/MARS-ROCKET/shared/build-2/wings/wings.txt").status_code == 404
+    assert admin.get("/bamboo/artifact/MARS-ROCKET/TST/build-latest/wings/wings.txt").status_code == 404
     assert {"name": "retry", "value": "yes"} in res["variables"]["variable"]
 
 
@@ -443,6 +448,9 @@ def test_stop_and_python_client(server, admin, built) -> None:  # type: ignore[n
     assert bamboo.build_latest_result("MARS-ROCKET")["buildNumber"] == 2
     assert [x["key"] for x in bamboo.project_latest_results("MARS")] == ["MARS-LANDER-1", "MARS-ROCKET-2"]
     assert [x["key"] for x in bamboo.results("MARS", "ROCKET", build_state="Failed")] == []
+    assert [x["key"] for x in bamboo.latest_results()] == ["MARS-LANDER-1", "MARS-ROCKET-2"]
+    assert [p["key"] for p in bamboo.projects()] == ["MARS"]
+    assert {p["key"] for p in bamboo.plans()} == {"MARS-ROCKET", "MARS-LANDER"}
 
 
 def test_stop_running_job_and_job_key(server, admin, built) -> None:  # type: ignore[no-untyped-def]
@@ -453,6 +461,7 @@ def test_stop_running_job_and_job_key(server, admin, built) -> None:  # type: ig
     running = admin.get(B + f"/result/MARS-LANDER-{number}", headers=J).json()
     assert running["lifeCycleState"] == "InProgress" and running["state"] == "Unknown"
     assert running["finished"] is False and running["notRunYet"] is False
+    assert {"percentageCompleted", "prettyTimeRemaining", "buildTime"} <= set(running["progress"])
     assert admin.get(B + f"/result/status/MARS-LANDER-{number}", headers=J).json()["currentStage"] == "Default"
     assert heartbeat(server, job_id, token) is False
     assert admin.delete(B + f"/queue/MARS-LANDER-JOB1-{number}").status_code == 204
@@ -548,6 +557,31 @@ def test_delete_result(server, admin, built) -> None:  # type: ignore[no-untyped
     assert not log.exists()
     assert admin.post("/bamboo/build/admin/deletePlanResults.action",
                       params={"buildKey": "MARS-LANDER", "buildNumber": number}).status_code == 404
+
+
+def test_concurrent_triggers_get_distinct_numbers(server, admin, built) -> None:  # type: ignore[no-untyped-def]
+    """Concurrent requests never wait on each other's locks with the server's event loop stopped."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def trigger(_: int) -> int:
+        with server.client() as c:
+            r = c.post(B + "/queue/MARS-LANDER", headers=J)
+            assert r.status_code == 200, r.text
+            return r.json()["buildNumber"]
+
+    def read(_: int) -> int:
+        with server.client() as c:
+            return c.get(B + "/result/MARS-ROCKET-1", headers=J).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(read, range(6))) == [200] * 6
+        numbers = sorted(pool.map(trigger, range(6)))
+    assert len(set(numbers)) == 6 and numbers == list(range(numbers[0], numbers[0] + 6))
+    queue = admin.get(B + "/queue", params={"expand": "queuedBuilds"}, headers=J).json()["queuedBuilds"]
+    assert sorted(q["buildNumber"] for q in queue["queuedBuild"]) == numbers
+    for n in numbers:
+        assert admin.delete(B + f"/queue/MARS-LANDER-{n}").status_code == 204
+    assert admin.get(B + "/queue", headers=J).json()["queuedBuilds"]["size"] == 0
 
 
 def test_bad_requests_change_nothing(server, admin, built) -> None:  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response, Strea
 
 from culm.api.bamboo import render
 from culm.api.bamboo import results_render as rr
+from culm.api.bamboo.offload import off_loop
 from culm.api.bamboo.plans import _caller
 from culm.core.errors import CulmError
 from culm.domain.bamboo import service
@@ -38,7 +39,7 @@ def page(path: str, *methods: str, root_alias: bool = False) -> Callable[[Handle
         @functools.wraps(fn)
         async def wrapped(request: Request) -> Response:
             try:
-                return await fn(request)
+                return await off_loop(fn, request)
             except service.NotFound as exc:
                 return PlainTextResponse(str(exc), status_code=404)
             except service.Invalid as exc:
@@ -181,11 +182,26 @@ def _artifact(session: Any, result: BambooResult, name: str, job_key: str | None
     return found
 
 
-def _result_for_build(session: Any, plan_key: str, build: str) -> BambooResult:
+def _result_for_build(session: Any, plan_key: str, build: str, name: str, job_key: str | None) -> BambooResult:
+    """`build-N`, or `build-latest`: the newest build of the plan that kept this artifact."""
     if not build.startswith("build-"):
         raise service.NotFound(f"Build {build} not found")
     number = build[len("build-"):]
-    if number != "latest" and not number.isdigit():
+    if number == "latest":
+        key = rr.parse_key(plan_key)
+        if key is None or key.job is not None or key.number is not None:
+            raise service.NotFound(f"Plan {plan_key} not found")
+        _, plan = service.plan(session, plan_key)
+        query = (select(BambooResult).join(BambooJobResult, BambooJobResult.result_id == BambooResult.id)
+                 .join(BambooArtifact, BambooArtifact.job_result_id == BambooJobResult.id)
+                 .where(BambooResult.plan_id == plan.id, BambooArtifact.name == name))
+        query = query.where(BambooJobResult.job_key == job_key) if job_key else query.where(
+            BambooArtifact.shared.is_(True))
+        result = session.scalars(query.order_by(BambooResult.number.desc()).limit(1)).first()
+        if result is None:
+            raise service.NotFound(f"Artifact {name} not found")
+        return result
+    if not number.isdigit():
         raise service.NotFound(f"Build {build} not found")
     _, _, result, _ = rr.find_result(session, f"{plan_key}-{number}")
     return result
@@ -196,7 +212,7 @@ def _result_for_build(session: Any, plan_key: str, build: str) -> BambooResult:
 async def shared_artifact(request: Request) -> Response:
     session, _ = _caller(request)
     p = request.path_params
-    result = _result_for_build(session, p["planKey"], p["build"])
+    result = _result_for_build(session, p["planKey"], p["build"], p["name"], None)
     artifact = _artifact(session, result, p["name"], None)
     return _serve_artifact(request, artifact, p.get("path", ""), p["name"])
 
@@ -206,7 +222,7 @@ async def shared_artifact(request: Request) -> Response:
 async def job_artifact(request: Request) -> Response:
     session, _ = _caller(request)
     p = request.path_params
-    result = _result_for_build(session, p["planKey"], p["build"])
+    result = _result_for_build(session, p["planKey"], p["build"], p["name"], p["jobKey"])
     artifact = _artifact(session, result, p["name"], p["jobKey"])
     return _serve_artifact(request, artifact, p.get("path", ""), p["name"])
 

@@ -41,8 +41,10 @@ def route(path: str, *methods: str, api: str = "api") -> Callable[[Handler], Han
     def deco(fn: Handler) -> Handler:
         @functools.wraps(fn)
         async def wrapped(request: Request) -> Response:
+            from culm.api.bamboo.offload import off_loop  # blocking database work must not stop the loop
+
             try:
-                return await fn(request)
+                return await off_loop(fn, request)
             except service.NotFound as exc:
                 return error(404, [str(exc)])
             except service.Invalid as exc:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from culm.api import deps
 from culm.api.bamboo import render
 from culm.api.bamboo import results_render as rr
 from culm.api.bamboo.plans import _caller, _paging, route
@@ -24,7 +25,7 @@ MAX_COMMENT = 32 * 1024
 def _result(request: Request) -> tuple[Any, Any, Any, BambooResult, str]:
     session, who = _caller(request)
     raw = rr.key_param(request)
-    _, plan, result, _job = rr.find_result(session, raw)
+    _, plan, result, _job = rr.find_result(session, raw, deps.flag(request, "includeAllStates"))
     return session, who, plan, result, raw
 
 

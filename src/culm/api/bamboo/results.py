@@ -185,11 +185,7 @@ async def status(request: Request) -> Response:
     project, plan, result, _job = rr.find_result(session, raw)
     if result.life_cycle in ("Finished", "NotBuilt"):
         raise service.NotFound(f"Result {raw} is not being built")
-    recent = session.execute(select(BambooResult.started_date, BambooResult.completed_date)
-                             .where(BambooResult.plan_id == plan.id, BambooResult.state == "Successful",
-                                    BambooResult.started_date.is_not(None), BambooResult.completed_date.is_not(None))
-                             .order_by(BambooResult.number.desc()).limit(10)).all()
-    average = sum(c - s for s, c in recent) // len(recent) if recent else 0
+    average = rr.average_duration(session, plan.id)
     data = rr.status_json(rr.Ctx(request, session), project, plan, result, average, render.expands(request))
     return rr.respond(request, "status", data)
 

@@ -18,9 +18,8 @@ from starlette.requests import Request
 
 from culm.api.bamboo import render
 from culm.api.urls import base_url
-from culm.core.config import get_settings
 from culm.core.errors import Forbidden, PermissionDenied
-from culm.domain.bamboo import service
+from culm.domain.bamboo import service, storage
 from culm.domain.bamboo.models import (
     BambooArtifact,
     BambooJobResult,
@@ -61,12 +60,10 @@ _SECRET_WORDS = ("password", "secret", "passphrase", "sshkey", "token")
 
 @dataclass
 class Ctx:
-    """What every rendering needs: the request (links), the session, and the paging of nested lists."""
+    """What every rendering needs: the request (links) and the session, with user names cached."""
 
     request: Request
     session: Session
-    start: int = 0
-    limit: int = 25
     _users: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     @property
@@ -82,7 +79,7 @@ class Ctx:
 
             row = self.session.get(User, user_id)
             self._users[user_id] = (row.name, row.display_name) if row is not None else ("", "")
-        return self._users[user_id] or None
+        return self._users[user_id]
 
 
 # ---- time and size formatting ---------------------------------------------------------------------------
@@ -168,24 +165,13 @@ def job_result_key(project: BambooProject, plan: BambooPlan, result: BambooResul
     return f"{project.key}-{plan.key}-{job.job_key}-{result.number}"
 
 
-def log_path(job_result_key_: str) -> Path:
-    """The job log (ENGINE's storage layout: `{home}/bamboo/logs/{JOBKEY}/{JOBRESULTKEY}.log`)."""
-    try:
-        from culm.domain.bamboo.storage import log_path as engine_log_path
-
-        return engine_log_path(job_result_key_)
-    except ImportError:  # pragma: no cover - before the engine lands
-        job_key = job_result_key_.rsplit("-", 1)[0]
-        return get_settings().home / "bamboo" / "logs" / job_key / f"{job_result_key_}.log"
+def log_path(jrk: str) -> Path:
+    """The job log file (the engine's storage layout)."""
+    return storage.log_path(jrk)
 
 
 def artifact_dir(artifact: BambooArtifact) -> Path:
-    try:
-        from culm.domain.bamboo.storage import artifact_dir as engine_artifact_dir
-
-        return engine_artifact_dir(artifact)
-    except ImportError:  # pragma: no cover - before the engine lands
-        return get_settings().home / "bamboo" / "artifacts" / artifact.path
+    return storage.artifact_dir(artifact)
 
 
 def log_url(ctx: Ctx, jrk: str) -> str:
@@ -459,6 +445,8 @@ def result_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: Bamb
     out.update(_flags(result.life_cycle, result.state, result.continuable, restartable, result.once_off))
     reason = build_reason(ctx, result)
     out.update({"buildReason": reason, "reasonSummary": reason, "specsResult": False})
+    if result.life_cycle == "InProgress":
+        out["progress"] = progress_json(result.started_date, average_duration(session, plan.id), now)
     waiting = [j for j in jobs if j.life_cycle == "Queued"]
     if waiting:
         # Say why a build waits (users' first complaint about Bamboo, notes §7): the first blocked job's reason.
@@ -557,6 +545,8 @@ def job_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: BambooR
     out.update({"buildReason": reason, "reasonSummary": reason, "specsResult": False})
     if job.failure_reason:
         out["failureReason"] = job.failure_reason
+    if job.life_cycle == "InProgress":
+        out["progress"] = progress_json(job.started_date, 0, now)
     if job.life_cycle == "Queued" and job.blocked_reason:
         out["hasExecutableAgents"] = False
         out["blockedReason"] = job.blocked_reason
@@ -677,6 +667,15 @@ def status_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: Bamb
     else:
         out["stages"] = render.collapsed(len(stages))
     return out
+
+
+def average_duration(session: Session, plan_id: int) -> int:
+    """Mean duration (ms) of the plan's last ten successful builds; 0 when it has none."""
+    recent = session.execute(select(BambooResult.started_date, BambooResult.completed_date)
+                             .where(BambooResult.plan_id == plan_id, BambooResult.state == "Successful",
+                                    BambooResult.started_date.is_not(None), BambooResult.completed_date.is_not(None))
+                             .order_by(BambooResult.number.desc()).limit(10)).all()
+    return sum(c - s for s, c in recent) // len(recent) if recent else 0
 
 
 def progress_json(started: int | None, average_ms: int, now: int) -> dict[str, Any]:
