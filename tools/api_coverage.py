@@ -84,13 +84,15 @@ def route_pattern(path: str) -> re.Pattern[str]:
 
     `{name}` and `{name:int}` stand for one spec parameter segment; `{name:path}` (Starlette's
     multi-segment converter) also stands for the spec's trailing `{path}` parameter, or for nothing.
+    One parameter also stands for a spec segment of several joined by `-` or `:` (Bamboo's
+    `{projectKey}-{buildKey}`): a route taking `{planKey}` serves exactly those paths.
     """
     path = _VERSION.sub(r"/\1/latest", "/" + path.strip("/"))
     out = []
     pos = 0
     for m in _PARAM.finditer(path):
         out.append(re.escape(path[pos:m.start()]))
-        out.append(r"(?:/?\{\})?" if m.group(0).endswith(":path}") else r"\{\}")
+        out.append(r"(?:/?\{\})?" if m.group(0).endswith(":path}") else r"\{\}(?:[-:]\{\})*")
         pos = m.end()
     out.append(re.escape(path[pos:]))
     return re.compile("".join(out) + r"\Z")

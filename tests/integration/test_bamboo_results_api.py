@@ -19,6 +19,7 @@ from support import (
     create_user,
     cred_url,
     git,
+    grant_repo,
     live_server,
     personal_token,
     pushed_repo,
@@ -146,7 +147,7 @@ def test_paused_build_json(admin, built) -> None:  # type: ignore[no-untyped-def
     assert {"key": "ManualBuildTriggerReason.userName", "value": "admin"} in res["metadata"]["item"]
     stages = res["stages"]["stage"]
     assert [(s["name"], s["lifeCycleState"], s["manual"]) for s in stages] == [
-        ("Build stage", "Finished", False), ("Ship", "Pending", True)]
+        ("Build stage", "Finished", False), ("Ship", "NotBuilt", True)]  # as the S6 fixture shows a paused stage
     assert stages[0]["displayMessage"] == "2 jobs passed" and stages[1]["runnable"] is True
     jobs = stages[0]["results"]["result"]
     assert [j["key"] for j in jobs] == ["MARS-ROCKET-JOB1-1", "MARS-ROCKET-TST-1"]
@@ -162,7 +163,7 @@ def test_paused_build_json(admin, built) -> None:  # type: ignore[no-untyped-def
     assert (tests["all"], tests["successful"], tests["skipped"], tests["failed"]) == (3, 2, 1, 0)
     assert [t["methodName"] for t in tests["allTests"]["testResult"]] == ["test_left", "test_right", "test_later"]
     assert tests["failedTests"] == {"size": 0, "start-index": 0, "max-result": 0}
-    assert stages[1]["results"]["size"] == 1 and stages[1]["results"]["result"][0]["lifeCycleState"] == "Pending"
+    assert stages[1]["results"]["size"] == 1 and stages[1]["results"]["result"][0]["lifeCycleState"] == "NotBuilt"
 
 
 def test_result_xml(admin, built) -> None:  # type: ignore[no-untyped-def]
@@ -387,6 +388,32 @@ def test_lists_filters_and_paging(server, admin, built) -> None:  # type: ignore
     assert expanded[1]["labels"]["label"] == [{"name": "gold"}]
 
 
+def test_repository_readers_only_see_its_builds(server, admin, built) -> None:  # type: ignore[no-untyped-def]
+    """MARS-ROCKET builds the private MARS/rocket repository: its results, logs and artifacts are for readers
+    of that repository; MARS-LANDER has no repository and is for everyone logged in."""
+    create_user(server, "carol")
+    with httpx.Client(base_url=server.url, auth=("carol", USER_PASSWORD)) as carol:
+        for path in (B + "/result/MARS-ROCKET-1", B + "/result/MARS-ROCKET", B + "/result/MARS-ROCKET-JOB1-1",
+                     B + "/result/MARS-ROCKET-1/comment", B + "/result/status/MARS-ROCKET-1",
+                     "/bamboo/download/MARS-ROCKET-JOB1/build_logs/MARS-ROCKET-JOB1-1.log",
+                     "/bamboo/artifact/MARS-ROCKET/shared/build-1/wings/wings.txt",
+                     "/bamboo/artifact/MARS-ROCKET/shared/build-latest/wings/wings.txt",
+                     "/bamboo/browse/MARS-ROCKET-1", "/bamboo/browse/MARS-ROCKET-JOB1-1/log"):
+            assert carol.get(path, headers=J).status_code == 403, path
+        seen = carol.get(B + "/result", params={"includeAllStates": "true"}, headers=J).json()["results"]
+        assert {x["plan"]["key"] for x in seen["result"]} <= {"MARS-LANDER"}
+        commit = built["commits"][-1]
+        assert carol.get(B + f"/result/byChangeset/{commit}", headers=J).json()["results"]["size"] == 0
+        assert carol.get(B + "/result/MARS-LANDER", headers=J).status_code == 200
+    grant_repo(server, "MARS", "rocket", "carol", "REPO_READ")
+    with httpx.Client(base_url=server.url, auth=("carol", USER_PASSWORD)) as carol:
+        assert carol.get(B + "/result/MARS-ROCKET-1", headers=J).json()["key"] == "MARS-ROCKET-1"
+        assert carol.get("/bamboo/download/MARS-ROCKET-JOB1/build_logs/MARS-ROCKET-JOB1-1.log").text == LOG
+        assert [x["key"] for x in carol.get(B + f"/result/byChangeset/{commit}", headers=J).json()["results"][
+            "result"]] == ["MARS-ROCKET-1"]
+        assert carol.post(B + "/queue/MARS-ROCKET", headers=J).status_code == 403  # reading is not building
+
+
 def test_comments_and_labels(server, admin, built) -> None:  # type: ignore[no-untyped-def]
     bamboo = Bamboo(server.url + "/bamboo", username=ADMIN[0], password=ADMIN[1])
     bamboo.create_comment("MARS", "ROCKET", 1, "Looks good")
@@ -401,6 +428,7 @@ def test_comments_and_labels(server, admin, built) -> None:  # type: ignore[no-u
     assert root.tag == "comments" and root.find("comments/comment").get("author") == "admin"
     assert root.find("comments/comment/content").text == "Looks good"
     assert _result(admin, "MARS-ROCKET-1")["comments"]["size"] == 2
+    grant_repo(server, "MARS", "rocket", "bob", "REPO_READ")  # readers may comment
     with httpx.Client(base_url=server.url, auth=("bob", USER_PASSWORD)) as bob:
         assert bob.post(B + "/result/MARS-ROCKET-1/comment", json={"content": "bob was here"}).status_code == 204
         assert bob.delete(B + f"/result/MARS-ROCKET-1/comment/{items[0]['id']}").status_code == 403
@@ -573,8 +601,13 @@ def test_concurrent_triggers_get_distinct_numbers(server, admin, built) -> None:
         with server.client() as c:
             return c.get(B + "/result/MARS-ROCKET-1", headers=J).status_code
 
+    def remote(_: int) -> int:
+        with server.client() as c:
+            return c.post("/bamboo/updateAndBuild.action", params={"buildKey": "MARS-NOPE"}).status_code
+
     with ThreadPoolExecutor(6) as pool:
         assert list(pool.map(read, range(6))) == [200] * 6
+        assert list(pool.map(remote, range(6))) == [404] * 6
         numbers = sorted(pool.map(trigger, range(6)))
     assert len(set(numbers)) == 6 and numbers == list(range(numbers[0], numbers[0] + 6))
     queue = admin.get(B + "/queue", params={"expand": "queuedBuilds"}, headers=J).json()["queuedBuilds"]
@@ -612,7 +645,7 @@ def test_bad_requests_change_nothing(server, admin, built) -> None:  # type: ign
         assert bob.post(B + "/queue/MARS-LANDER", headers=J).status_code == 403
         assert bob.delete(B + "/queue/MARS-ROCKET-1", headers=J).status_code == 403
         assert bob.post("/bamboo/build/admin/stopPlan.action", params={"planKey": "MARS-ROCKET"}).status_code == 403
-        assert bob.get(B + "/result/MARS-ROCKET-1", headers=J).status_code == 200
+        assert bob.get(B + "/result/MARS-ROCKET-1", headers=J).status_code == 200  # a reader since the comments
     with httpx.Client(base_url=server.url) as anon:
         assert anon.get(B + "/result", headers=J).status_code == 401
         assert anon.post(B + "/queue/MARS-ROCKET", headers=J).status_code == 401

@@ -98,7 +98,7 @@ async def browse_user(request: Request) -> Response:
 
 @page("/download/{jobKey}/build_logs/{fileName}", "GET")
 async def build_log(request: Request) -> Response:
-    session, _ = _caller(request)
+    session, who = _caller(request)
     job_key = request.path_params["jobKey"]
     name = request.path_params["fileName"]
     key = rr.parse_key(job_key)
@@ -109,15 +109,15 @@ async def build_log(request: Request) -> Response:
     if parsed is None or parsed.number is None or not parsed.number.isdigit() or \
             f"{parsed.plan_key}-{parsed.job}" != job_key:
         raise service.NotFound(f"Log {name} not found")
-    rr.find_result(session, jrk)
+    rr.find_result(session, jrk, who=who)
     path = rr.log_path(jrk)
     if not path.is_file():
         raise service.NotFound(f"Log {name} not found")
     return _file_response(path, "text/plain; charset=utf-8")
 
 
-def _job_logs(session: Any, raw: str) -> list[tuple[str, Path]]:
-    project, plan, result, job = rr.find_result(session, raw)
+def _job_logs(session: Any, who: Any, raw: str) -> list[tuple[str, Path]]:
+    project, plan, result, job = rr.find_result(session, raw, who=who)
     if job is not None:
         jobs = [job]
     else:
@@ -129,8 +129,8 @@ def _job_logs(session: Any, raw: str) -> list[tuple[str, Path]]:
 @page("/browse/{key}/log", "GET", root_alias=True)
 async def browse_log(request: Request) -> Response:
     """The log of a job result, or the logs of every job of a build one after another, as text."""
-    session, _ = _caller(request)
-    logs = _job_logs(session, request.path_params["key"])
+    session, who = _caller(request)
+    logs = _job_logs(session, who, request.path_params["key"])
 
     def body() -> Iterator[bytes]:
         for jrk, path in logs:
@@ -182,7 +182,8 @@ def _artifact(session: Any, result: BambooResult, name: str, job_key: str | None
     return found
 
 
-def _result_for_build(session: Any, plan_key: str, build: str, name: str, job_key: str | None) -> BambooResult:
+def _result_for_build(session: Any, who: Any, plan_key: str, build: str, name: str, job_key: str | None
+                      ) -> BambooResult:
     """`build-N`, or `build-latest`: the newest build of the plan that kept this artifact."""
     if not build.startswith("build-"):
         raise service.NotFound(f"Build {build} not found")
@@ -191,7 +192,7 @@ def _result_for_build(session: Any, plan_key: str, build: str, name: str, job_ke
         key = rr.parse_key(plan_key)
         if key is None or key.job is not None or key.number is not None:
             raise service.NotFound(f"Plan {plan_key} not found")
-        _, plan = service.plan(session, plan_key)
+        _, plan = rr.readable_plan(session, who, plan_key)
         query = (select(BambooResult).join(BambooJobResult, BambooJobResult.result_id == BambooResult.id)
                  .join(BambooArtifact, BambooArtifact.job_result_id == BambooJobResult.id)
                  .where(BambooResult.plan_id == plan.id, BambooArtifact.name == name))
@@ -203,16 +204,16 @@ def _result_for_build(session: Any, plan_key: str, build: str, name: str, job_ke
         return result
     if not number.isdigit():
         raise service.NotFound(f"Build {build} not found")
-    _, _, result, _ = rr.find_result(session, f"{plan_key}-{number}")
+    _, _, result, _ = rr.find_result(session, f"{plan_key}-{number}", who=who)
     return result
 
 
 @page("/artifact/{planKey}/shared/{build}/{name}", "GET")
 @page("/artifact/{planKey}/shared/{build}/{name}/{path:path}", "GET")
 async def shared_artifact(request: Request) -> Response:
-    session, _ = _caller(request)
+    session, who = _caller(request)
     p = request.path_params
-    result = _result_for_build(session, p["planKey"], p["build"], p["name"], None)
+    result = _result_for_build(session, who, p["planKey"], p["build"], p["name"], None)
     artifact = _artifact(session, result, p["name"], None)
     return _serve_artifact(request, artifact, p.get("path", ""), p["name"])
 
@@ -220,9 +221,9 @@ async def shared_artifact(request: Request) -> Response:
 @page("/artifact/{planKey}/{jobKey}/{build}/{name}", "GET")
 @page("/artifact/{planKey}/{jobKey}/{build}/{name}/{path:path}", "GET")
 async def job_artifact(request: Request) -> Response:
-    session, _ = _caller(request)
+    session, who = _caller(request)
     p = request.path_params
-    result = _result_for_build(session, p["planKey"], p["build"], p["name"], p["jobKey"])
+    result = _result_for_build(session, who, p["planKey"], p["build"], p["name"], p["jobKey"])
     artifact = _artifact(session, result, p["name"], p["jobKey"])
     return _serve_artifact(request, artifact, p.get("path", ""), p["name"])
 
@@ -231,9 +232,9 @@ async def job_artifact(request: Request) -> Response:
 @page("/browse/{key}/artifact/{scope}/{name}/{path:path}", "GET", root_alias=True)
 async def browse_artifact(request: Request) -> Response:
     """`/browse/PROJ-PLAN-42/artifact/shared/{name}/...` or `/browse/PROJ-PLAN-JOB1-42/artifact/JOB1/{name}/...`."""
-    session, _ = _caller(request)
+    session, who = _caller(request)
     p = request.path_params
-    _, _, result, job = rr.find_result(session, p["key"])
+    _, _, result, job = rr.find_result(session, p["key"], who=who)
     job_key = None if p["scope"] == "shared" else p["scope"]
     if job is not None and job_key is not None and job_key != job.job_key:
         raise service.NotFound(f"Artifact {p['name']} not found")
@@ -251,20 +252,20 @@ def _html(title: str, body: str) -> HTMLResponse:
 @page("/browse/{key}", "GET", root_alias=True)
 async def browse(request: Request) -> Response:
     """A small HTML page for a plan, a build or a job result (the links Bitbucket and GitLab show)."""
-    session, _ = _caller(request)
+    session, who = _caller(request)
     raw = request.path_params["key"]
     key = rr.parse_key(raw)
     ctx = rr.Ctx(request, session)
     if key is None:
         raise service.NotFound(f"{raw} not found")
     if key.number is None:
-        project, plan = service.plan(session, key.plan_key)
+        project, plan = rr.readable_plan(session, who, key.plan_key)
         rows = session.scalars(select(BambooResult).where(BambooResult.plan_id == plan.id)
                                .order_by(BambooResult.number.desc()).limit(25)).all()
         items = "".join(f'<li><a href="{ctx.base}/bamboo/browse/{raw}-{r.number}">#{r.number}</a> '
                         f"{r.life_cycle} {r.state}</li>" for r in rows)
         return _html(f"{project.name} › {plan.name}", f"<p>Plan {html.escape(raw)}</p><ul>{items}</ul>")
-    project, plan, result, job = rr.find_result(session, raw)
+    project, plan, result, job = rr.find_result(session, raw, who=who)
     reason = rr.build_reason(ctx, result)
     if job is not None:
         log = f'{ctx.base}/bamboo/browse/{raw}/log'
@@ -314,7 +315,7 @@ async def delete_plan_result(request: Request) -> Response:
     number = request.query_params.get("buildNumber", "")
     if not number.isdigit() or len(number) > 9:
         raise service.Invalid("buildNumber must be a build number")
-    project, plan, result, job = rr.find_result(session, f"{plan_key}-{number}")
+    project, plan, result, job = rr.find_result(session, f"{plan_key}-{number}", who=who)
     if job is not None:
         raise service.NotFound(f"Result {plan_key}-{number} not found")
     if who.effective_global(session) < L.G_ADMIN:

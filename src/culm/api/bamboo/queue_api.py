@@ -80,13 +80,13 @@ def _flag(value: str | None) -> bool:
 
 @route("/queue", "GET")
 async def queue(request: Request) -> Response:
-    session, _ = _caller(request)
+    session, who = _caller(request)
     start, limit = _paging(request)
     waiting = select(BambooJobResult.result_id).where(BambooJobResult.life_cycle == "Queued").distinct()
     query = (select(BambooProject, BambooPlan, BambooResult)
              .join(BambooPlan, BambooPlan.project_id == BambooProject.id)
              .join(BambooResult, BambooResult.plan_id == BambooPlan.id)
-             .where(BambooResult.id.in_(waiting)))
+             .where(BambooResult.id.in_(waiting), rr.readable_plans(session, who)))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     wanted = render.expands(request)
     ctx = rr.Ctx(request, session)
@@ -153,7 +153,7 @@ async def _continue(request: Request) -> Response:
     key = rr.parse_key(raw)
     if key is None or key.job is not None or key.number is None or not key.number.isdigit():
         raise service.NotFound(f"Result {raw} not found or is not a top level plan result")
-    project, plan, result, _ = rr.find_result(session, raw)
+    project, plan, result, _ = rr.find_result(session, raw, who=who)
     rr.require_build(session, who, plan)
     variables = _variables(list(request.query_params.multi_items()))
     stage = request.query_params.get("stage") or None
@@ -182,7 +182,7 @@ def stop_key(session: Session, who: Any, raw: str) -> None:
         for result in running:
             builds.stop(session, result)
         return
-    _, plan, result, job = rr.find_result(session, raw)
+    _, plan, result, job = rr.find_result(session, raw, who=who)
     rr.require_build(session, who, plan)
     builds.stop(session, result, job.job_key if job is not None else None)
 

@@ -26,8 +26,10 @@ PLAN_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[A-Z][A-Z0-9]*$")
 def _bamboo_errors(fn: Handler) -> Handler:
     @functools.wraps(fn)
     async def wrapped(request: Request) -> Response:
+        from culm.api.bamboo.offload import off_loop  # blocking database work must not stop the loop
+
         try:
-            return await fn(request)
+            return await off_loop(fn, request)
         except service.NotFound as exc:
             return error(404, [str(exc)])
         except service.Invalid as exc:

@@ -25,7 +25,7 @@ MAX_COMMENT = 32 * 1024
 def _result(request: Request) -> tuple[Any, Any, Any, BambooResult, str]:
     session, who = _caller(request)
     raw = rr.key_param(request)
-    _, plan, result, _job = rr.find_result(session, raw, deps.flag(request, "includeAllStates"))
+    _, plan, result, _job = rr.find_result(session, raw, deps.flag(request, "includeAllStates"), who=who)
     return session, who, plan, result, raw
 
 

@@ -123,7 +123,7 @@ def _respond_list(request: Request, ctx: rr.Ctx, rows: list[tuple[Any, ...]], to
     return rr.respond(request, "results", data)
 
 
-def _latest_per_plan(session: Session, f: Filters, start: int, limit: int, project_id: int | None = None
+def _latest_per_plan(session: Session, who: Any, f: Filters, start: int, limit: int, project_id: int | None = None
                      ) -> tuple[int, list[tuple[Any, ...]]]:
     """The newest matching result of each top-level plan, ordered by project and plan key."""
     newest = _filtered(select(BambooResult.plan_id, func.max(BambooResult.number).label("n")), f) \
@@ -132,7 +132,7 @@ def _latest_per_plan(session: Session, f: Filters, start: int, limit: int, proje
              .join(BambooPlan, BambooPlan.project_id == BambooProject.id)
              .join(newest, newest.c.plan_id == BambooPlan.id)
              .join(BambooResult, (BambooResult.plan_id == BambooPlan.id) & (BambooResult.number == newest.c.n))
-             .where(BambooPlan.master_id.is_(None)))
+             .where(BambooPlan.master_id.is_(None), rr.readable_plans(session, who)))
     if project_id is not None:
         query = query.where(BambooPlan.project_id == project_id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -169,7 +169,7 @@ async def all_results(request: Request) -> Response:
     session, who = _caller(request)
     start, limit = _paging(request)
     f = filters(request, who.user.id if who.user else None)
-    total, rows = _latest_per_plan(session, f, start, limit)
+    total, rows = _latest_per_plan(session, who, f, start, limit)
     return _respond_list(request, rr.Ctx(request, session), rows, total, start, "result")
 
 
@@ -177,12 +177,12 @@ async def all_results(request: Request) -> Response:
 @route("/result/status/{key}", "GET")
 async def status(request: Request) -> Response:
     """Progress of a build being built; 404 once it is finished (as Bamboo's in-memory status)."""
-    session, _ = _caller(request)
+    session, who = _caller(request)
     raw = rr.key_param(request)
     key = rr.parse_key(raw)
     if key is None or key.number is None or not key.number.isdigit():
         raise service.NotFound(f"Result {raw} not found")
-    project, plan, result, _job = rr.find_result(session, raw)
+    project, plan, result, _job = rr.find_result(session, raw, who=who)
     if result.life_cycle in ("Finished", "NotBuilt"):
         raise service.NotFound(f"Result {raw} is not being built")
     average = rr.average_duration(session, plan.id)
@@ -191,7 +191,7 @@ async def status(request: Request) -> Response:
 
 
 async def _by_changeset(request: Request, checkout_only: bool) -> Response:
-    session, _ = _caller(request)
+    session, who = _caller(request)
     start, limit = _paging(request)
     csid = render.strip_suffix(request.path_params["csid"]).lower()
     if not _CSID.match(csid):
@@ -201,7 +201,7 @@ async def _by_changeset(request: Request, checkout_only: bool) -> Response:
         cond = or_(cond, cast(BambooResult.changes, String).like(f'%"{csid}"%'))
     query = (select(BambooProject, BambooPlan, BambooResult)
              .join(BambooPlan, BambooPlan.project_id == BambooProject.id)
-             .join(BambooResult, BambooResult.plan_id == BambooPlan.id).where(cond))
+             .join(BambooResult, BambooResult.plan_id == BambooPlan.id).where(cond, rr.readable_plans(session, who)))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.order_by(BambooProject.key, BambooPlan.key, BambooResult.number)
                            .offset(start).limit(limit)).all()
@@ -226,7 +226,7 @@ async def branch_results(request: Request) -> Response:
     session, who = _caller(request)
     raw = rr.key_param(request, ("key", "projectKey", "buildKey"))
     name = render.strip_suffix(request.path_params["branchName"])
-    project, master = service.plan(session, raw)
+    project, master = rr.readable_plan(session, who, raw)
     branches = session.scalars(select(BambooPlan).where(BambooPlan.master_id == master.id)
                                .order_by(BambooPlan.id)).all()
     found = next((b for b in branches if name in (b.name, b.branch_name, (b.branch_name or "").replace("/", "-"))),
@@ -267,9 +267,9 @@ async def result_or_list(request: Request) -> Response:
         if not re.match(r"^[A-Z][A-Z0-9_]*$", raw):
             raise service.NotFound(f"Result {raw} not found")
         project = service.project(session, raw)
-        total, rows = _latest_per_plan(session, f, start, limit, project.id)
+        total, rows = _latest_per_plan(session, who, f, start, limit, project.id)
         return _respond_list(request, ctx, rows, total, start, f"result/{raw}")
-    project, plan = service.plan(session, key.plan_key)
+    project, plan = rr.readable_plan(session, who, key.plan_key)
     if key.job is not None and not _job_exists(session, plan, key.job):
         raise service.NotFound(f"Plan {raw} not found")
     total, rows = _plan_history(session, project, plan, f, start, limit, key.job)
@@ -284,10 +284,10 @@ def _log_page(request: Request) -> tuple[int, int]:
 
 
 async def _one(request: Request, raw: str) -> Response:
-    session, _ = _caller(request)
+    session, who = _caller(request)
     raw = render.strip_suffix(raw)
     include_all = deps.flag(request, "includeAllStates")
-    project, plan, result, job = rr.find_result(session, raw, include_all)
+    project, plan, result, job = rr.find_result(session, raw, include_all, who=who)
     ctx = rr.Ctx(request, session)
     wanted = render.expands(request)
     if job is None:

@@ -482,6 +482,12 @@ def result_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: Bamb
     return out
 
 
+def shown_life_cycle(life_cycle: str, result: BambooResult) -> str:
+    """A stage or job still waiting when its build has ended (paused at a manual stage, or stopped) shows as
+    NotBuilt, as Bamboo shows the stages after a manual one."""
+    return "NotBuilt" if life_cycle == "Pending" and result.life_cycle in ("Finished", "NotBuilt") else life_cycle
+
+
 def stage_display(stage: BambooStageResult, jobs: list[BambooJobResult]) -> tuple[str, str]:
     total = len(jobs)
     not_run = sum(1 for j in jobs if j.life_cycle in ("Pending", "NotBuilt"))
@@ -501,7 +507,8 @@ def stage_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: Bambo
     display_class, message = stage_display(stage, jobs)
     out: dict[str, Any] = {
         "expand": "results", "name": stage.name, "id": stage.id, "description": stage.description,
-        "lifeCycleState": stage.life_cycle, "state": stage.state, "displayClass": display_class,
+        "lifeCycleState": shown_life_cycle(stage.life_cycle, result), "state": stage.state,
+        "displayClass": display_class,
         "displayMessage": message, "collapsedByDefault": stage.state == "Successful", "manual": stage.manual,
         "final": stage.final, "restartable": result.life_cycle == "Finished" and stage.state == "Failed",
         "runnable": stage.manual and stage.life_cycle in ("Pending", "NotBuilt") and result.continuable,
@@ -527,7 +534,8 @@ def job_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: BambooR
     if stage is None:
         stage = session.scalar(select(BambooStageResult).where(BambooStageResult.result_id == result.id,
                                                                BambooStageResult.idx == job.stage_idx))
-    out, asked = _common(ctx, project, plan, result, wanted, prefix, key, job.life_cycle, job.state, job, now)
+    life = shown_life_cycle(job.life_cycle, result)
+    out, asked = _common(ctx, project, plan, result, wanted, prefix, key, life, job.state, job, now)
     out = {"expand": JOB_RESULT_EXPAND, **out}
     out["id"] = job.id
     out["parent"] = {"href": render.link(ctx.request, f"result/{result_key(project, plan, result)}")["href"],
@@ -540,7 +548,7 @@ def job_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: BambooR
                 "failedTestCount": failed, "quarantinedTestCount": job.tests_quarantined,
                 "skippedTestCount": skipped, "restartCount": result.restart_count})
     restartable = job.life_cycle == "Finished" and job.state == "Failed"
-    out.update(_flags(job.life_cycle, job.state, False, restartable, result.once_off))
+    out.update(_flags(life, job.state, False, restartable, result.once_off))
     reason = build_reason(ctx, result)
     out.update({"buildReason": reason, "reasonSummary": reason, "specsResult": False})
     if job.failure_reason:
@@ -738,13 +746,65 @@ def finished_states() -> tuple[str, ...]:
     return ("Successful", "Failed")
 
 
-def find_result(session: Session, raw: str, include_all: bool = True
+def _plan_repository_id(session: Session, plan: BambooPlan) -> int | None:
+    if plan.repository_id is None and plan.master_id is not None:
+        master = session.get(BambooPlan, plan.master_id)
+        return master.repository_id if master is not None else None
+    return plan.repository_id
+
+
+def require_read(session: Session, who: Any, plan: BambooPlan) -> None:
+    """Builds of a plan linked to a repository show its code (changes, logs, artifacts): only readers of the
+    repository see them. Plans without a repository are readable by every logged-in user, as plans are."""
+    from culm.domain.permissions import levels as L
+    from culm.domain.permissions.service import require_repo
+    from culm.domain.repos.models import Repository
+
+    repo_id = _plan_repository_id(session, plan)
+    repo = session.get(Repository, repo_id) if repo_id is not None else None
+    if repo is None:
+        return
+    try:
+        require_repo(session, who, repo, L.READ)
+    except PermissionDenied:
+        raise Forbidden("You do not have permission to see the builds of this plan: they come from a "
+                        "repository you cannot read.") from None
+
+
+def readable_plans(session: Session, who: Any) -> Any:
+    """A condition on BambooPlan: plans whose builds `who` may see (see require_read)."""
+    from sqlalchemy import or_
+    from sqlalchemy.orm import aliased
+
+    from culm.domain.permissions import levels as L
+    from culm.domain.permissions import visibility
+    from culm.domain.projects.models import Project
+    from culm.domain.repos.models import Repository
+
+    repos = (select(Repository.id).join(Project, Project.id == Repository.project_id)
+             .where(visibility.repo_condition(session, who, L.READ)))
+    master = aliased(BambooPlan)
+    master_repo = select(master.repository_id).where(master.id == BambooPlan.master_id).scalar_subquery()
+    own = or_(BambooPlan.repository_id.in_(repos),
+              BambooPlan.repository_id.is_(None) & BambooPlan.master_id.is_not(None) & master_repo.in_(repos))
+    unlinked = BambooPlan.repository_id.is_(None) & (BambooPlan.master_id.is_(None) | master_repo.is_(None))
+    return or_(unlinked, own)
+
+
+def readable_plan(session: Session, who: Any, full_key: str) -> tuple[BambooProject, BambooPlan]:
+    project, plan = service.plan(session, full_key)
+    require_read(session, who, plan)
+    return project, plan
+
+
+def find_result(session: Session, raw: str, include_all: bool = True, *, who: Any
                 ) -> tuple[BambooProject, BambooPlan, BambooResult, BambooJobResult | None]:
-    """The plan or job result a key names (`latest` allowed); NotFound in Bamboo's words otherwise."""
+    """The plan or job result a key names (`latest` allowed), if `who` may see it; NotFound in Bamboo's words
+    otherwise."""
     key = parse_key(raw)
     if key is None or key.number is None:
         raise service.NotFound(f"Result {raw} not found")
-    project, plan = service.plan(session, key.plan_key)
+    project, plan = readable_plan(session, who, key.plan_key)
     query = select(BambooResult).where(BambooResult.plan_id == plan.id)
     if key.job is not None:
         query = query.where(BambooResult.id.in_(select(BambooJobResult.result_id)
