@@ -75,6 +75,17 @@ def route(path: str, *methods: str, api: str = "api") -> Callable[[Handler], Han
     return deco
 
 
+def json_object(raw: bytes, shape: str = "a JSON object") -> dict[str, Any]:
+    """A request body that must be a JSON object (an empty one reads as `{}`); `shape` ends the error text."""
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        raise service.Invalid("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise service.Invalid(f"The request body must be {shape}.")
+    return body
+
+
 def _caller(request: Request) -> tuple[Any, Principal]:
     """The session and the caller, who must be logged in (anonymous access is off, as a default Bamboo)."""
     session = deps.db(request)
@@ -218,13 +229,7 @@ async def labels(request: Request) -> Response:
     _, plan_row = service.plan(session, key)
     if request.method == "POST":
         require_global(session, who, L.G_ADMIN)
-        raw = await request.body()
-        try:
-            body = json.loads(raw) if raw.strip() else {}
-        except (ValueError, UnicodeDecodeError):
-            raise service.Invalid("The request body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise service.Invalid("The request body must be a JSON object with a 'name'.")
+        body = json_object(await request.body(), "a JSON object with a 'name'")
         service.add_label(plan_row, body.get("name"))
         return Response(status_code=204)
     return render.respond(request, "labels", render.labels_json(request, key, plan_row.labels))
