@@ -3,24 +3,21 @@ building), capabilities; administrators only for changes; atlassian-python-api's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
 from atlassian import Bamboo
 
-from support import ADMIN, USER_PASSWORD, LiveServer, create_user, live_server, server_db, validating_client
+from bamboo_support import server_fixture
+from support import ADMIN, USER_PASSWORD, LiveServer, create_user, server_db, validating_client
 
 B = "/bamboo/rest/api/latest"
 J = {"Accept": "application/json"}
 SPECS = "version: 2\nplan: {project-key: AG, key: P, name: P}\nstages: [{S: [J]}]\nJ: {tasks: [clean]}\n"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    with live_server({"CULM_LOCAL_AGENTS": "0"}) as s:
-        yield s
+server = server_fixture({"CULM_LOCAL_AGENTS": "0"})
 
 
 @pytest.fixture(scope="module")

@@ -5,20 +5,18 @@ schedulers (server processes) race for it."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from support import LiveServer, database_url, live_server, server_db
+from bamboo_support import server_fixture, wait_for
+from support import LiveServer, database_url, server_db
 
 B = "/bamboo/rest/api/latest"
 J = {"Accept": "application/json", "Content-Type": "application/x-yaml"}
-T = TypeVar("T")
 
 SPECS = """\
 version: 2
@@ -37,21 +35,7 @@ triggers:
 {triggers}"""
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    with live_server({"CULM_LOCAL_AGENTS": "0"}) as s:
-        yield s
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+server = server_fixture({"CULM_LOCAL_AGENTS": "0"})
 
 
 def plan_row(server: LiveServer, key: str) -> Any:
