@@ -3,19 +3,18 @@ that server's database, queueing a build directly, and polling with a deadline."
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from culm.core.config import reset_settings
 from culm.core.db import make_engine
-from support import LiveServer, database_url, live_server
+from support import LiveServer, database_url, live_server, server_db, server_home
 
 T = TypeVar("T")
 
@@ -34,19 +33,12 @@ def server_fixture(env: dict[str, str]) -> Any:
 @contextmanager
 def server_maker(server: LiveServer) -> Iterator[sessionmaker[Session]]:
     """Sessions on the server's database; this process's settings point at the server's home."""
-    old = os.environ.get("CULM_HOME")
-    os.environ["CULM_HOME"] = str(server.home)
-    reset_settings()
-    engine = make_engine(database_url(server))
-    try:
-        yield sessionmaker(bind=engine, expire_on_commit=False)
-    finally:
-        engine.dispose()
-        if old is None:
-            os.environ.pop("CULM_HOME", None)
-        else:
-            os.environ["CULM_HOME"] = old
-        reset_settings()
+    with server_home(server):
+        engine = make_engine(database_url(server))
+        try:
+            yield sessionmaker(bind=engine, expire_on_commit=False)
+        finally:
+            engine.dispose()
 
 
 def maker_fixture() -> Any:
@@ -93,3 +85,33 @@ def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 10.0) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def plan_row(server: LiveServer, project_key: str, key: str) -> Any:
+    """The plan `project_key`-`key` as stored (None when there is none)."""
+    from culm.domain.bamboo.models import BambooPlan, BambooProject
+
+    with server_db(server) as session:
+        return session.scalar(select(BambooPlan).join(BambooProject, BambooProject.id == BambooPlan.project_id)
+                              .where(BambooProject.key == project_key, BambooPlan.key == key))
+
+
+def plan_results(server: LiveServer, project_key: str, key: str) -> list[Any]:
+    """The builds of that plan, oldest first (none when the plan does not exist)."""
+    from culm.domain.bamboo.models import BambooResult
+
+    plan = plan_row(server, project_key, key)
+    if plan is None:
+        return []
+    with server_db(server) as session:
+        return list(session.scalars(select(BambooResult).where(BambooResult.plan_id == plan.id)
+                                    .order_by(BambooResult.number)))
+
+
+def process_alive(pid: int) -> bool:
+    """The process exists and is neither a zombie nor dead (Linux /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2:].split()[0] not in ("Z", "X")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import culm.domain.models  # noqa: F401  (every table known, for foreign keys)
-from bamboo_support import enqueue, maker_fixture, repo_id, server_fixture
+from bamboo_support import enqueue, maker_fixture, process_alive, repo_id, server_fixture
 from culm.domain.bamboo import builds
 from culm.domain.bamboo.models import (
     BambooAgent,
@@ -213,14 +213,6 @@ def wait_log(server: LiveServer, maker: sessionmaker[Session], result_id: int, n
     raise AssertionError(f"{needle!r} never appeared in the log of build {result_id}")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2:].split()[0] not in ("Z", "X")
-
-
 def test_local_agents_registered(server: LiveServer, maker: sessionmaker[Session]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -293,7 +285,7 @@ def test_log_streams_job_token_reads_only_its_repository_and_stop_kills_the_grou
     result_id = enqueue(maker, plan_id)
     job, text = wait_log(server, maker, result_id, "\nstarted\n")  # readable while the job still runs
     child = int(re.search(r"child=(\d+)", text).group(1))  # type: ignore[union-attr]
-    assert _alive(child)
+    assert process_alive(child)
     with maker() as s:
         row = s.get(BambooJobResult, job.id)
         assert row is not None and row.life_cycle == "InProgress"
@@ -326,9 +318,9 @@ def test_log_streams_job_token_reads_only_its_repository_and_stop_kills_the_grou
     (job,) = jobs(maker, result_id)
     assert result.state == "Failed" and job.failure_reason == "Stopped by user"
     deadline = time.monotonic() + 10
-    while _alive(child) and time.monotonic() < deadline:
+    while process_alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(child):
+    if process_alive(child):
         os.kill(child, signal.SIGKILL)
         raise AssertionError("the script's background child survived the stop")
     assert "Job stopped by user" in log_text(server, maker, job)

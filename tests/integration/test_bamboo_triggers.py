@@ -11,7 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bamboo_support import server_fixture, wait_for
+from bamboo_support import plan_results, server_fixture, wait_for
+from bamboo_support import plan_row as bamboo_plan_row
 from support import ADMIN, LiveServer, commit_file, cred_url, git, pushed_repo, server_db
 
 B = "/bamboo/rest/api/latest"
@@ -50,22 +51,11 @@ def push(server: LiveServer, work: Path, key: str, slug: str, *refspecs: str) ->
 
 
 def plan_row(server: LiveServer, key: str) -> Any:
-    from culm.domain.bamboo.models import BambooPlan, BambooProject
-
-    with server_db(server) as session:
-        return session.scalar(select(BambooPlan).join(BambooProject, BambooProject.id == BambooPlan.project_id)
-                              .where(BambooProject.key == "TRIG", BambooPlan.key == key))
+    return bamboo_plan_row(server, "TRIG", key)
 
 
 def results(server: LiveServer, plan_key: str) -> list[Any]:
-    from culm.domain.bamboo.models import BambooResult
-
-    plan = plan_row(server, plan_key)
-    if plan is None:
-        return []
-    with server_db(server) as session:
-        return list(session.scalars(select(BambooResult).where(BambooResult.plan_id == plan.id)
-                                    .order_by(BambooResult.number)))
+    return plan_results(server, "TRIG", plan_key)
 
 
 def branch_keys(server: LiveServer, master_id: int) -> list[str]:

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bamboo_support import server_fixture, wait_for
+from bamboo_support import plan_results, server_fixture, wait_for
+from bamboo_support import plan_row as bamboo_plan_row
 from support import LiveServer, database_url, server_db
 
 B = "/bamboo/rest/api/latest"
@@ -39,20 +40,11 @@ server = server_fixture({"CULM_LOCAL_AGENTS": "0"})
 
 
 def plan_row(server: LiveServer, key: str) -> Any:
-    from culm.domain.bamboo.models import BambooPlan, BambooProject
-
-    with server_db(server) as session:
-        return session.scalar(select(BambooPlan).join(BambooProject, BambooProject.id == BambooPlan.project_id)
-                              .where(BambooProject.key == "CRON", BambooPlan.key == key))
+    return bamboo_plan_row(server, "CRON", key)
 
 
-def results(server: LiveServer, key: str) -> list[Any]:
-    from culm.domain.bamboo.models import BambooResult
-
-    plan = plan_row(server, key)
-    with server_db(server) as session:
-        return list(session.scalars(select(BambooResult).where(BambooResult.plan_id == plan.id)
-                                    .order_by(BambooResult.number)))
+def results(server: LiveServer, plan_key: str) -> list[Any]:
+    return plan_results(server, "CRON", plan_key)
 
 
 def fire_row(server: LiveServer, plan_id: int) -> Any:
