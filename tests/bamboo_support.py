@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -115,3 +116,11 @@ def process_alive(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rfind(")") + 2:].split()[0] not in ("Z", "X")
+
+
+def import_specs(client: httpx.Client, specs: str) -> dict[str, Any]:
+    """Import Bamboo YAML specs through the REST API (which must accept them); the import's JSON answer."""
+    r = client.post("/bamboo/rest/api/latest/import/plan", content=specs,
+                    headers={"Content-Type": "application/x-yaml", "Accept": "application/json"})
+    assert r.status_code == 200, r.text
+    return r.json()

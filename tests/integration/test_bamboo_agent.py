@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import culm.domain.models  # noqa: F401  (every table known, for foreign keys)
-from bamboo_support import enqueue, maker_fixture, process_alive, repo_id, server_fixture
+from bamboo_support import enqueue, import_specs, maker_fixture, process_alive, repo_id, server_fixture
 from culm.domain.bamboo import builds
 from culm.domain.bamboo.models import (
     BambooAgent,
@@ -164,10 +164,7 @@ def repo(server: LiveServer, maker: sessionmaker[Session], tmp_path_factory: pyt
 
 def import_plan(server: LiveServer, maker: sessionmaker[Session], specs: str, repo_id: int | None) -> int:
     with server.client() as c:
-        r = c.post(B + "/import/plan", content=specs, headers={"Content-Type": "application/x-yaml",
-                                                                "Accept": "application/json"})
-        assert r.status_code == 200, r.text
-        key = r.json()["plans"]["plan"][0]["shortKey"]
+        key = import_specs(c, specs)["plans"]["plan"][0]["shortKey"]
     with maker() as s:
         plan = s.scalar(select(BambooPlan).where(BambooPlan.key == key))
         assert plan is not None

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from atlassian import Bamboo
 
-from bamboo_support import server_fixture
+from bamboo_support import import_specs, server_fixture
 from support import ADMIN, USER_PASSWORD, LiveServer, create_user, server_db, validating_client
 
 B = "/bamboo/rest/api/latest"
@@ -28,7 +28,7 @@ def agents(server: LiveServer, admin: httpx.Client) -> dict[str, int]:
     from culm.domain.bamboo.service import plan
     from culm.domain.base import now_ms
 
-    assert admin.post(B + "/import/plan", content=SPECS, headers=J).status_code == 200
+    import_specs(admin, SPECS)
     create_user(server, "bob")
     with server_db(server) as session:
         now = now_ms()

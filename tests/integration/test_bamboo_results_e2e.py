@@ -9,7 +9,7 @@ import time
 import httpx
 from atlassian import Bamboo
 
-from bamboo_support import server_fixture
+from bamboo_support import import_specs, server_fixture
 from support import ADMIN, LiveServer
 
 B = "/bamboo/rest/api/latest"
@@ -39,7 +39,7 @@ server = server_fixture({"CULM_LOCAL_AGENTS": "1", "CULM_BAMBOO_TRIGGERS": "0"})
 
 def test_real_agent_build_through_the_api(server: LiveServer) -> None:
     with server.client() as admin:
-        assert admin.post(B + "/import/plan", content=SPECS, headers=J).status_code == 200
+        import_specs(admin, SPECS)
         bamboo = Bamboo(server.url + "/bamboo", username=ADMIN[0], password=ADMIN[1])
         queued = bamboo.execute_build("ETE-RUN", greeting="mars")
         key = queued["buildResultKey"]
