@@ -133,6 +133,24 @@ def database_url(server: LiveServer) -> str:
 
 
 @contextmanager
+def server_home(server: LiveServer) -> Iterator[None]:
+    """This process's settings pointed at the live server's home (its repositories, files) for a while."""
+    from culm.core.config import reset_settings
+
+    saved = os.environ.get("CULM_HOME")
+    os.environ["CULM_HOME"] = str(server.home)
+    reset_settings()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("CULM_HOME", None)
+        else:
+            os.environ["CULM_HOME"] = saved
+        reset_settings()
+
+
+@contextmanager
 def server_db(server: LiveServer) -> Iterator[object]:
     """A SQLAlchemy session on the live server's own database, committed on exit (test set-up and checks)."""
     from sqlalchemy.orm import Session

@@ -3,31 +3,10 @@ real engine (culm.domain.bamboo.queue) on the live server's own database and hom
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from support import LiveServer, server_db
-
-
-@contextmanager
-def server_home(server: LiveServer) -> Iterator[None]:
-    """Point this process's settings at the server's home (log and artifact storage paths)."""
-    from culm.core.config import reset_settings
-
-    old = os.environ.get("CULM_HOME")
-    os.environ["CULM_HOME"] = str(server.home)
-    reset_settings()
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("CULM_HOME", None)
-        else:
-            os.environ["CULM_HOME"] = old
-        reset_settings()
+from support import LiveServer, server_db, server_home
 
 
 def _agent(session: Any) -> Any:

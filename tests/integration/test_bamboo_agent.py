@@ -9,10 +9,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -20,8 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import culm.domain.models  # noqa: F401  (every table known, for foreign keys)
-from culm.core.config import reset_settings
-from culm.core.db import make_engine
+from bamboo_support import enqueue, import_specs, maker_fixture, process_alive, repo_id, server_fixture
 from culm.domain.bamboo import builds
 from culm.domain.bamboo.models import (
     BambooAgent,
@@ -31,8 +27,7 @@ from culm.domain.bamboo.models import (
     BambooResult,
     BambooTestResult,
 )
-from culm.domain.repos.models import Repository
-from support import ADMIN, LiveServer, database_url, git, live_server, pushed_repo, validating_client
+from support import ADMIN, LiveServer, git, pushed_repo, validating_client
 
 B = "/bamboo/rest/api/latest"
 P = "/bamboo/rest/culm-agent/1.0"
@@ -153,34 +148,8 @@ Build:
 """
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    with live_server({"CULM_LOCAL_AGENTS": "2"}) as s:
-        yield s
-
-
-@contextmanager
-def server_maker(server: LiveServer) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the server's database; this process's settings point at the server's home."""
-    old = os.environ.get("CULM_HOME")
-    os.environ["CULM_HOME"] = str(server.home)
-    reset_settings()
-    engine = make_engine(database_url(server))
-    try:
-        yield sessionmaker(bind=engine, expire_on_commit=False)
-    finally:
-        engine.dispose()
-        if old is None:
-            os.environ.pop("CULM_HOME", None)
-        else:
-            os.environ["CULM_HOME"] = old
-        reset_settings()
-
-
-@pytest.fixture(scope="module")
-def maker(server: LiveServer) -> Iterator[sessionmaker[Session]]:
-    with server_maker(server) as m:
-        yield m
+server = server_fixture({"CULM_LOCAL_AGENTS": "2"})
+maker = maker_fixture()
 
 
 @pytest.fixture(scope="module")
@@ -190,33 +159,18 @@ def repo(server: LiveServer, maker: sessionmaker[Session], tmp_path_factory: pyt
         commits = pushed_repo(server, admin, KEY, SLUG, tmp_path_factory.mktemp("agr"),
                               [("a.txt", "first"), ("a.txt", "second")])
         pushed_repo(server, admin, KEY, "other-repo", tmp_path_factory.mktemp("other"), [("o.txt", "other")])
-    with maker() as s:
-        repo_id = s.scalar(select(Repository.id).where(Repository.slug == SLUG))
-    assert repo_id is not None
-    return repo_id, commits
+    return repo_id(maker, SLUG), commits
 
 
 def import_plan(server: LiveServer, maker: sessionmaker[Session], specs: str, repo_id: int | None) -> int:
     with server.client() as c:
-        r = c.post(B + "/import/plan", content=specs, headers={"Content-Type": "application/x-yaml",
-                                                                "Accept": "application/json"})
-        assert r.status_code == 200, r.text
-        key = r.json()["plans"]["plan"][0]["shortKey"]
+        key = import_specs(c, specs)["plans"]["plan"][0]["shortKey"]
     with maker() as s:
         plan = s.scalar(select(BambooPlan).where(BambooPlan.key == key))
         assert plan is not None
         plan.repository_id = repo_id
         s.commit()
         return plan.id
-
-
-def enqueue(maker: sessionmaker[Session], plan_id: int, **kw: Any) -> int:
-    with maker() as s:
-        plan = s.get(BambooPlan, plan_id)
-        assert plan is not None
-        result = builds.enqueue(s, plan, reason="Manual", **kw)
-        s.commit()
-        return result.id
 
 
 def wait_result(maker: sessionmaker[Session], result_id: int, timeout: float = 90) -> BambooResult:
@@ -254,14 +208,6 @@ def wait_log(server: LiveServer, maker: sessionmaker[Session], result_id: int, n
                 return job, text
         time.sleep(0.1)
     raise AssertionError(f"{needle!r} never appeared in the log of build {result_id}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2:].split()[0] not in ("Z", "X")
 
 
 def test_local_agents_registered(server: LiveServer, maker: sessionmaker[Session]) -> None:
@@ -336,7 +282,7 @@ def test_log_streams_job_token_reads_only_its_repository_and_stop_kills_the_grou
     result_id = enqueue(maker, plan_id)
     job, text = wait_log(server, maker, result_id, "\nstarted\n")  # readable while the job still runs
     child = int(re.search(r"child=(\d+)", text).group(1))  # type: ignore[union-attr]
-    assert _alive(child)
+    assert process_alive(child)
     with maker() as s:
         row = s.get(BambooJobResult, job.id)
         assert row is not None and row.life_cycle == "InProgress"
@@ -369,9 +315,9 @@ def test_log_streams_job_token_reads_only_its_repository_and_stop_kills_the_grou
     (job,) = jobs(maker, result_id)
     assert result.state == "Failed" and job.failure_reason == "Stopped by user"
     deadline = time.monotonic() + 10
-    while _alive(child) and time.monotonic() < deadline:
+    while process_alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(child):
+    if process_alive(child):
         os.kill(child, signal.SIGKILL)
         raise AssertionError("the script's background child survived the stop")
     assert "Job stopped by user" in log_text(server, maker, job)

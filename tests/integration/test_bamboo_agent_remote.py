@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from test_bamboo_agent import enqueue, import_plan, jobs, log_text, server_maker, wait_log, wait_result
+from test_bamboo_agent import import_plan, jobs, log_text, wait_log, wait_result
 
 import culm.domain.models  # noqa: F401  (every table known, for foreign keys)
+from bamboo_support import enqueue, maker_fixture, repo_id, server_fixture
 from culm.domain.bamboo.models import BambooAgent, BambooJobResult, BambooResult
-from support import LiveServer, git, live_server, pushed_repo, validating_client
+from support import LiveServer, git, pushed_repo, validating_client
 
 KEY, SLUG = "REM", "remote-repo"
 TIMEOUT = 6
@@ -61,31 +62,18 @@ Build:
 """
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    with live_server({"CULM_LOCAL_AGENTS": "0", "CULM_AGENT_LOST_SECONDS": "3", "CULM_REAPER_INTERVAL": "0.5",
-                      "CULM_JOB_TIMEOUT": str(TIMEOUT)}) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def maker(server: LiveServer) -> Iterator[sessionmaker[Session]]:
-    with server_maker(server) as m:
-        yield m
+server = server_fixture({"CULM_LOCAL_AGENTS": "0", "CULM_AGENT_LOST_SECONDS": "3", "CULM_REAPER_INTERVAL": "0.5",
+                         "CULM_JOB_TIMEOUT": str(TIMEOUT)})
+maker = maker_fixture()
 
 
 @pytest.fixture(scope="module")
 def repo(server: LiveServer, maker: sessionmaker[Session], tmp_path_factory: pytest.TempPathFactory
          ) -> tuple[int, list[str]]:
-    from culm.domain.repos.models import Repository
-
     with validating_client(server) as admin:
         commits = pushed_repo(server, admin, KEY, SLUG, tmp_path_factory.mktemp("rem"),
                               [("a.txt", "old"), ("a.txt", "new")])
-    with maker() as s:
-        repo_id = s.scalar(select(Repository.id).where(Repository.slug == SLUG))
-    assert repo_id is not None
-    return repo_id, commits
+    return repo_id(maker, SLUG), commits
 
 
 @pytest.fixture(scope="module")

@@ -3,24 +3,21 @@ building), capabilities; administrators only for changes; atlassian-python-api's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
 from atlassian import Bamboo
 
-from support import ADMIN, USER_PASSWORD, LiveServer, create_user, live_server, server_db, validating_client
+from bamboo_support import import_specs, server_fixture
+from support import ADMIN, USER_PASSWORD, LiveServer, create_user, server_db, validating_client
 
 B = "/bamboo/rest/api/latest"
 J = {"Accept": "application/json"}
 SPECS = "version: 2\nplan: {project-key: AG, key: P, name: P}\nstages: [{S: [J]}]\nJ: {tasks: [clean]}\n"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    with live_server({"CULM_LOCAL_AGENTS": "0"}) as s:
-        yield s
+server = server_fixture({"CULM_LOCAL_AGENTS": "0"})
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +28,7 @@ def agents(server: LiveServer, admin: httpx.Client) -> dict[str, int]:
     from culm.domain.bamboo.service import plan
     from culm.domain.base import now_ms
 
-    assert admin.post(B + "/import/plan", content=SPECS, headers=J).status_code == 200
+    import_specs(admin, SPECS)
     create_user(server, "bob")
     with server_db(server) as session:
         now = now_ms()

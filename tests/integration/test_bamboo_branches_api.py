@@ -10,6 +10,7 @@ import httpx
 import pytest
 from atlassian import Bamboo
 
+from bamboo_support import import_specs
 from support import ADMIN, USER_PASSWORD, LiveServer, create_repo, create_user, cred_url, git, server_db
 
 B = "/bamboo/rest/api/latest"
@@ -34,7 +35,7 @@ def imported(server: LiveServer, admin: httpx.Client, tmp_path_factory: pytest.T
     from culm.domain.bamboo.service import plan
     from culm.domain.repos import service as repos
 
-    assert admin.post(B + "/import/plan", content=SPECS, headers=J).status_code == 200
+    import_specs(admin, SPECS)
     create_user(server, "bob")
     create_repo(admin, "SRC", "app")
     work = Path(tmp_path_factory.mktemp("work"))

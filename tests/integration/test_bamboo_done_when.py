@@ -14,7 +14,8 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 
-from support import ADMIN, LiveServer, commit_file, create_repo, cred_url, git, live_server
+from bamboo_support import server_fixture
+from support import ADMIN, LiveServer, commit_file, create_repo, cred_url, git
 
 B = "/bamboo/rest/api/latest"
 J = {"Accept": "application/json"}
@@ -88,10 +89,7 @@ Slow:
 """
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    with live_server({"CULM_LOCAL_AGENTS": "2"}) as s:
-        yield s
+server = server_fixture({"CULM_LOCAL_AGENTS": "2"})
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,8 @@ agents, variables, changes and the build statuses posted to the forge."""
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from culm.core.config import reset_settings
-from culm.core.db import make_engine
+from bamboo_support import enqueue, maker_fixture, repo_id, server_fixture
 from culm.domain.bamboo import builds, queue, service
 from culm.domain.bamboo.models import (
     BambooAgent,
@@ -30,34 +27,13 @@ from culm.domain.bamboo.models import (
 from culm.domain.bamboo.service import Conflict, Invalid, NotFound
 from culm.domain.base import now_ms
 from culm.domain.builds.models import BuildStatus
-from culm.domain.repos.models import Repository
-from support import LiveServer, database_url, live_server, pushed_repo, validating_client
+from support import LiveServer, pushed_repo, validating_client
 
 KEY, SLUG = "ENG", "engine-repo"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    with live_server({"CULM_LOCAL_AGENTS": "0"}) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def maker(server: LiveServer) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the server's database; this process's settings point at the server's home (repositories)."""
-    old = os.environ.get("CULM_HOME")
-    os.environ["CULM_HOME"] = str(server.home)
-    reset_settings()
-    engine = make_engine(database_url(server))
-    try:
-        yield sessionmaker(bind=engine, expire_on_commit=False)
-    finally:
-        engine.dispose()
-        if old is None:
-            os.environ.pop("CULM_HOME", None)
-        else:
-            os.environ["CULM_HOME"] = old
-        reset_settings()
+server = server_fixture({"CULM_LOCAL_AGENTS": "0"})
+maker = maker_fixture()
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +42,7 @@ def repo(server: LiveServer, maker: sessionmaker[Session], tmp_path_factory: pyt
     with validating_client(server) as admin:
         commits = pushed_repo(server, admin, KEY, SLUG, tmp_path_factory.mktemp("eng"),
                               [("a.txt", "one\n"), ("b.txt", "two\n"), ("dir/c.txt", "three\n")])
-    with maker() as s:
-        repo_id = s.scalar(select(Repository.id).where(Repository.slug == SLUG))
-    assert repo_id is not None
-    return repo_id, commits
+    return repo_id(maker, SLUG), commits
 
 
 def spec(plan: str, stages: list[tuple[str, dict[str, Any], list[str]]], *, variables: dict[str, str] | None = None,
@@ -108,15 +81,6 @@ def make_agent(maker: sessionmaker[Session], suite: str, **caps: str) -> int:
         s.add(agent)
         s.commit()
         return agent.id
-
-
-def enqueue(maker: sessionmaker[Session], plan_id: int, **kw: Any) -> int:
-    with maker() as s:
-        plan = s.get(BambooPlan, plan_id)
-        assert plan is not None
-        result = builds.enqueue(s, plan, reason=kw.pop("reason", "Manual"), **kw)
-        s.commit()
-        return result.id
 
 
 def claim(maker: sessionmaker[Session], agent_id: int) -> queue.Claimed | None:

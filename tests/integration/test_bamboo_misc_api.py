@@ -12,6 +12,7 @@ import pytest
 import yaml
 from atlassian import Bamboo
 
+from bamboo_support import import_specs
 from support import ADMIN, USER_PASSWORD, LiveServer, create_user, server_db
 
 B = "/bamboo/rest/api/latest"
@@ -62,7 +63,7 @@ triggers:
 
 @pytest.fixture(scope="module")
 def imported(server: LiveServer, admin: httpx.Client) -> None:
-    assert admin.post(B + "/import/plan", content=SPECS, headers=J).status_code == 200
+    import_specs(admin, SPECS)
     create_user(server, "bob")
 
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from atlassian import Bamboo
 
+from bamboo_support import import_specs
 from support import ADMIN, create_user
 
 B = "/bamboo/rest/api/latest"
@@ -56,10 +57,9 @@ Default Job:
 
 @pytest.fixture(scope="module")
 def imported(server, admin):  # type: ignore[no-untyped-def]
-    r = admin.post(B + "/import/plan", content=SPECS, headers={"Content-Type": "application/x-yaml", **J})
-    assert r.status_code == 200, r.text
+    answer = import_specs(admin, SPECS)
     create_user(server, "bob")
-    return r.json()
+    return answer
 
 
 def _snapshot(admin: httpx.Client) -> object:

@@ -5,13 +5,12 @@ from its link."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from atlassian import Bamboo
 
-from support import ADMIN, LiveServer, live_server
+from bamboo_support import import_specs, server_fixture
+from support import ADMIN, LiveServer
 
 B = "/bamboo/rest/api/latest"
 J = {"Accept": "application/json"}
@@ -35,15 +34,12 @@ Build:
 """
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    with live_server({"CULM_LOCAL_AGENTS": "1", "CULM_BAMBOO_TRIGGERS": "0"}) as s:
-        yield s
+server = server_fixture({"CULM_LOCAL_AGENTS": "1", "CULM_BAMBOO_TRIGGERS": "0"})
 
 
 def test_real_agent_build_through_the_api(server: LiveServer) -> None:
     with server.client() as admin:
-        assert admin.post(B + "/import/plan", content=SPECS, headers=J).status_code == 200
+        import_specs(admin, SPECS)
         bamboo = Bamboo(server.url + "/bamboo", username=ADMIN[0], password=ADMIN[1])
         queued = bamboo.execute_build("ETE-RUN", greeting="mars")
         key = queued["buildResultKey"]

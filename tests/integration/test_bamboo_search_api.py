@@ -9,6 +9,7 @@ import httpx
 import pytest
 from atlassian import Bamboo
 
+from bamboo_support import import_specs
 from support import ADMIN, LiveServer, create_user
 
 B = "/bamboo/rest/api/latest"
@@ -36,7 +37,7 @@ J: {tasks: [clean]}
 
 @pytest.fixture(scope="module")
 def imported(server: LiveServer, admin: httpx.Client) -> None:
-    assert admin.post(B + "/import/plan", content=SPECS, headers=J).status_code == 200
+    import_specs(admin, SPECS)
     assert admin.put(B + "/plan/MARS-ROCKET/branch/feature-fins", params={"vcsBranch": "feature/fins"},
                      headers=J).status_code == 200
     create_user(server, "alice", "albert")

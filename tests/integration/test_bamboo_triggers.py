@@ -4,20 +4,19 @@ foreign specs change nothing (the error is kept), and the remote trigger builds 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from support import ADMIN, LiveServer, commit_file, cred_url, git, live_server, pushed_repo, server_db
+from bamboo_support import plan_results, server_fixture, wait_for
+from bamboo_support import plan_row as bamboo_plan_row
+from support import ADMIN, LiveServer, commit_file, cred_url, git, pushed_repo, server_db
 
 B = "/bamboo/rest/api/latest"
 J = {"Accept": "application/json"}
-T = TypeVar("T")
 
 SPECS = """\
 version: 2
@@ -44,21 +43,7 @@ def specs(key: str, name: str = "Triggered", create: str = "for-new-branch", ext
     return SPECS.format(key=key, name=name, create=create, extra=extra)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    with live_server({"CULM_LOCAL_AGENTS": "0"}) as s:
-        yield s
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+server = server_fixture({"CULM_LOCAL_AGENTS": "0"})
 
 
 def push(server: LiveServer, work: Path, key: str, slug: str, *refspecs: str) -> None:
@@ -66,22 +51,11 @@ def push(server: LiveServer, work: Path, key: str, slug: str, *refspecs: str) ->
 
 
 def plan_row(server: LiveServer, key: str) -> Any:
-    from culm.domain.bamboo.models import BambooPlan, BambooProject
-
-    with server_db(server) as session:
-        return session.scalar(select(BambooPlan).join(BambooProject, BambooProject.id == BambooPlan.project_id)
-                              .where(BambooProject.key == "TRIG", BambooPlan.key == key))
+    return bamboo_plan_row(server, "TRIG", key)
 
 
 def results(server: LiveServer, plan_key: str) -> list[Any]:
-    from culm.domain.bamboo.models import BambooResult
-
-    plan = plan_row(server, plan_key)
-    if plan is None:
-        return []
-    with server_db(server) as session:
-        return list(session.scalars(select(BambooResult).where(BambooResult.plan_id == plan.id)
-                                    .order_by(BambooResult.number)))
+    return plan_results(server, "TRIG", plan_key)
 
 
 def branch_keys(server: LiveServer, master_id: int) -> list[str]:

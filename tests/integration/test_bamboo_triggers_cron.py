@@ -5,20 +5,19 @@ schedulers (server processes) race for it."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from support import LiveServer, database_url, live_server, server_db
+from bamboo_support import plan_results, server_fixture, wait_for
+from bamboo_support import plan_row as bamboo_plan_row
+from support import LiveServer, database_url, server_db
 
 B = "/bamboo/rest/api/latest"
 J = {"Accept": "application/json", "Content-Type": "application/x-yaml"}
-T = TypeVar("T")
 
 SPECS = """\
 version: 2
@@ -37,38 +36,15 @@ triggers:
 {triggers}"""
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    with live_server({"CULM_LOCAL_AGENTS": "0"}) as s:
-        yield s
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+server = server_fixture({"CULM_LOCAL_AGENTS": "0"})
 
 
 def plan_row(server: LiveServer, key: str) -> Any:
-    from culm.domain.bamboo.models import BambooPlan, BambooProject
-
-    with server_db(server) as session:
-        return session.scalar(select(BambooPlan).join(BambooProject, BambooProject.id == BambooPlan.project_id)
-                              .where(BambooProject.key == "CRON", BambooPlan.key == key))
+    return bamboo_plan_row(server, "CRON", key)
 
 
-def results(server: LiveServer, key: str) -> list[Any]:
-    from culm.domain.bamboo.models import BambooResult
-
-    plan = plan_row(server, key)
-    with server_db(server) as session:
-        return list(session.scalars(select(BambooResult).where(BambooResult.plan_id == plan.id)
-                                    .order_by(BambooResult.number)))
+def results(server: LiveServer, plan_key: str) -> list[Any]:
+    return plan_results(server, "CRON", plan_key)
 
 
 def fire_row(server: LiveServer, plan_id: int) -> Any:

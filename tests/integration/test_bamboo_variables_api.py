@@ -9,6 +9,7 @@ import httpx
 import pytest
 from atlassian import Bamboo
 
+from bamboo_support import import_specs
 from support import ADMIN, USER_PASSWORD, LiveServer, create_user, validating_client
 
 B = "/bamboo/rest/api/latest"
@@ -27,7 +28,7 @@ variables:
 
 @pytest.fixture(scope="module")
 def imported(server: LiveServer, admin: httpx.Client) -> None:
-    assert admin.post(B + "/import/plan", content=SPECS, headers=J).status_code == 200
+    import_specs(admin, SPECS)
     create_user(server, "bob")
 
 

@@ -5,7 +5,6 @@ several runners at once, and a failure mid-way replays cleanly. Default reviewer
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from support import (
     grant_repo,
     live_server,
     server_db,
+    server_home,
     validating_client,
 )
 
@@ -282,35 +282,27 @@ def consumer_env(server: LiveServer) -> Iterator[dict]:
     from sqlalchemy.orm import Session
 
     from culm.api.bitbucket.rescope_view import BackgroundView
-    from culm.core import config
     from culm.core.db import make_engine
 
-    saved = os.environ.get("CULM_HOME")
-    os.environ["CULM_HOME"] = str(server.home)
-    config.reset_settings()
-    engine = make_engine(database_url(server))
+    with server_home(server):
+        engine = make_engine(database_url(server))
 
-    @contextmanager
-    def scope() -> Iterator[Session]:
-        session = Session(engine, expire_on_commit=False)
+        @contextmanager
+        def scope() -> Iterator[Session]:
+            session = Session(engine, expire_on_commit=False)
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+
         try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+            yield {"scope": scope, "view": lambda s: BackgroundView(s, server.url)}
         finally:
-            session.close()
-
-    try:
-        yield {"scope": scope, "view": lambda s: BackgroundView(s, server.url)}
-    finally:
-        engine.dispose()
-        if saved is None:
-            os.environ.pop("CULM_HOME", None)
-        else:
-            os.environ["CULM_HOME"] = saved
-        config.reset_settings()
+            engine.dispose()
 
 
 @pytest.fixture(scope="module")

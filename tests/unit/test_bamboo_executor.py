@@ -12,18 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from bamboo_support import process_alive
 from culm.agent import junit
 from culm.agent.artifacts import ArtifactRefused, collect, inside, pack, unpack
 from culm.agent.executor import CHUNK, MASK, LogStream, _group_alive, run_process, script_env
 from culm.agent.tasks import substitute
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2:].split()[0] not in ("Z", "X")
 
 
 def _run(tmp_path: Path, script: str, stop=lambda: None, timeout: float = 30, grace: float = 5.0):  # type: ignore[no-untyped-def]
@@ -46,7 +39,7 @@ def test_cancel_kills_the_whole_group(tmp_path: Path) -> None:
     assert reason == "cancelled" and code != 0
     assert b"started" in output
     child, shell = int((tmp_path / "child.pid").read_text()), int((tmp_path / "shell.pid").read_text())
-    assert not _alive(child) and not _alive(shell)
+    assert not process_alive(child) and not process_alive(shell)
     assert not _group_alive(shell)
     assert time.monotonic() - started < 30
 
@@ -56,13 +49,13 @@ def test_timeout_kills_a_group_that_ignores_sigterm(tmp_path: Path) -> None:
                            "echo $$ > shell.pid; sleep 1000", timeout=3.0, grace=0.5)
     assert reason == "timeout" and code != 0
     child, shell = int((tmp_path / "child.pid").read_text()), int((tmp_path / "shell.pid").read_text())
-    assert not _alive(child) and not _group_alive(shell)
+    assert not process_alive(child) and not _group_alive(shell)
 
 
 def test_leftover_background_processes_end_with_the_script(tmp_path: Path) -> None:
     code, reason, output = _run(tmp_path, "sleep 1000 & echo $! > child.pid; echo $$ > shell.pid; echo done")
     assert (code, reason) == (0, None) and output == b"done\n"
-    assert not _alive(int((tmp_path / "child.pid").read_text()))
+    assert not process_alive(int((tmp_path / "child.pid").read_text()))
     assert not _group_alive(int((tmp_path / "shell.pid").read_text()))
 
 

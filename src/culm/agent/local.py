@@ -9,6 +9,7 @@ import threading
 import uuid as uuidlib
 
 from culm.core.config import Settings
+from culm.core.worker import PeriodicWorker
 
 log = logging.getLogger("culm.agent")
 LOCAL_CLAIM_WAIT = 1.0  # short polls: a shutting-down server must not wait for a long poll to end
@@ -18,7 +19,7 @@ class LocalAgents:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stop_event = threading.Event()
-        self.threads: list[threading.Thread] = []
+        self.workers: list[PeriodicWorker] = []
         self.agents: list[object] = []
 
     def start(self) -> None:
@@ -37,41 +38,32 @@ class LocalAgents:
                           stop=self.stop_event, claim_wait=LOCAL_CLAIM_WAIT, uuid=ident)
             self.agents.append(agent)
 
-            def loop(agent: Agent = agent) -> None:
-                while not self.stop_event.is_set():
-                    try:
-                        agent.run()
-                        return
-                    except AgentRefused as exc:
-                        log.error("culm local agent refused: %s", exc)
-                    except Exception:
-                        log.exception("culm local agent crashed; restarting it")
-                    self.stop_event.wait(5)
+            def run(agent: Agent = agent) -> bool:
+                try:
+                    agent.run()
+                    return True
+                except AgentRefused as exc:
+                    log.error("culm local agent refused: %s", exc)
+                    return False
 
-            thread = threading.Thread(target=loop, name=f"culm-local-agent-{index + 1}", daemon=True)
-            self.threads.append(thread)
-            thread.start()
+            worker = PeriodicWorker(run, 5, name=f"culm-local-agent-{index + 1}", stop=self.stop_event,
+                                    until_done=True, logger=log, failure="culm local agent crashed; restarting it")
+            self.workers.append(worker)
+            worker.start()
 
     def stop(self, timeout: float = 15.0) -> None:
         self.stop_event.set()
-        for thread in self.threads:
-            thread.join(timeout)
+        for worker in self.workers:
+            worker.stop(timeout)
 
 
-class Reaper:
+class Reaper(PeriodicWorker):
     """Every few seconds: jobs of lost agents requeued or failed, blocked reasons refreshed (engine functions)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="culm-bamboo-reaper", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout)
+        super().__init__(self.run_once, max(0.2, settings.reaper_interval), name="culm-bamboo-reaper",
+                         immediately=False, logger=log, failure="bamboo reaper failed; retrying later")
 
     def run_once(self) -> None:
         from culm.core.db import session_scope
@@ -89,10 +81,3 @@ class Reaper:
         if refresh is not None:
             with session_scope() as session:
                 refresh(session)
-
-    def _loop(self) -> None:
-        while not self.stop_event.wait(max(0.2, self.settings.reaper_interval)):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("bamboo reaper failed; retrying later")

@@ -6,11 +6,11 @@ accepts the same agents; `culm admin agent-token` prints it for the operator sta
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 from pathlib import Path
 
 from culm.core.config import get_settings
+from culm.core.hook_secret import ensure_file
 
 FILE_NAME = "agent-token"
 
@@ -21,23 +21,7 @@ def token_path() -> Path:
 
 def ensure() -> str:
     """The token, created if missing (atomically, never readable by others)."""
-    path = token_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        tmp = path.with_name(f".{FILE_NAME}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, secrets.token_hex(20).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)  # never replaces a token another process created meanwhile
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-    return path.read_text().strip()
+    return ensure_file(token_path(), lambda: secrets.token_hex(20)).read_text().strip()
 
 
 def matches(presented: str | None) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,14 +24,18 @@ def secret_path() -> Path:
 
 def ensure() -> Path:
     """Create the secret if missing (atomically, never readable by others); return its path."""
-    path = secret_path()
+    return ensure_file(secret_path(), lambda: secrets.token_urlsafe(32))
+
+
+def ensure_file(path: Path, make: Callable[[], str]) -> Path:
+    """Write `make()` to `path` unless it exists, atomically and mode 0600; also what the agent token uses."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         return path
-    tmp = path.with_name(f".{FILE_NAME}.{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, secrets.token_urlsafe(32).encode())
+        os.write(fd, make().encode())
         os.fsync(fd)
     finally:
         os.close(fd)

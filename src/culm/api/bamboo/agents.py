@@ -3,14 +3,13 @@ Reads need a logged-in user; changes need a Bamboo administrator, as in Bamboo."
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from culm.api.bamboo import render
-from culm.api.bamboo.plans import _caller, route
+from culm.api.bamboo.plans import _caller, json_object, route
 from culm.api.bamboo.rest_render import respond
 from culm.domain.bamboo import agents_admin as admin
 from culm.domain.bamboo.models import BambooAgent
@@ -101,14 +100,7 @@ async def disable(request: Request) -> Response:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise Invalid("The request body must be a JSON object with 'key' and 'value'.")
-    return body
+    return json_object(await request.body(), "a JSON object with 'key' and 'value'")
 
 
 @route("/agent/{agentId}/capability", "GET", "POST", "DELETE")

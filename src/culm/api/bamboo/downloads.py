@@ -4,7 +4,6 @@ Bamboo 8 (S10). Files are streamed, never read whole; artifact paths cannot leav
 
 from __future__ import annotations
 
-import functools
 import html
 import os
 from collections.abc import Awaitable, Callable, Iterator
@@ -19,9 +18,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response, Strea
 
 from culm.api.bamboo import render
 from culm.api.bamboo import results_render as rr
-from culm.api.bamboo.offload import off_loop
-from culm.api.bamboo.plans import _caller
-from culm.core.errors import CulmError
+from culm.api.bamboo.plans import _caller, bamboo_errors
 from culm.domain.bamboo import service
 from culm.domain.bamboo.models import BambooArtifact, BambooJobResult, BambooResult, BambooStageResult
 
@@ -30,26 +27,17 @@ Handler = Callable[[Request], Awaitable[Response]]
 CHUNK = 64 * 1024
 
 
+def _plain_error(status: int, messages: list[str]) -> Response:
+    return PlainTextResponse("\n".join(messages), status_code=status)
+
+
 def page(path: str, *methods: str, root_alias: bool = False) -> Callable[[Handler], Handler]:
     """A non-REST route under /bamboo (and at the root too with `root_alias`: build statuses and the
     `bamboo.buildResultsUrl` variable link `{base}/browse/...`); failures are short plain-text pages with
     Bamboo's status codes."""
 
     def deco(fn: Handler) -> Handler:
-        @functools.wraps(fn)
-        async def wrapped(request: Request) -> Response:
-            try:
-                return await off_loop(fn, request)
-            except service.NotFound as exc:
-                return PlainTextResponse(str(exc), status_code=404)
-            except service.Invalid as exc:
-                return PlainTextResponse(str(exc), status_code=400)
-            except CulmError as exc:
-                resp = PlainTextResponse(exc.message, status_code=exc.status)
-                if exc.status == 401:
-                    resp.headers["WWW-Authenticate"] = 'Basic realm="Bamboo"'
-                return resp
-
+        wrapped = bamboo_errors(fn, _plain_error)
         for prefix in ("/bamboo", "") if root_alias else ("/bamboo",):
             router.add_api_route(f"{prefix}{path}", wrapped, methods=list(methods), include_in_schema=False)
         return wrapped

@@ -34,30 +34,37 @@ def error(status: int, messages: list[str], field_errors: dict[str, list[str]] |
     return JSONResponse({"errors": messages, "fieldErrors": field_errors or {}}, status_code=status)
 
 
+def bamboo_errors(fn: Handler, respond: Callable[[int, list[str]], Response] = error) -> Handler:
+    """`fn` run off the event loop (blocking database work must not stop it), its failures answered with
+    Bamboo's status codes in the body `respond` makes (the REST error shape unless told)."""
+
+    @functools.wraps(fn)
+    async def wrapped(request: Request) -> Response:
+        from culm.api.bamboo.offload import off_loop
+
+        try:
+            return await off_loop(fn, request)
+        except service.NotFound as exc:
+            return respond(404, [str(exc)])
+        except service.Invalid as exc:
+            return respond(400, [str(exc)])
+        except SpecsInvalid as exc:
+            return respond(400, [e.text() for e in exc.errors])
+        except CulmError as exc:
+            resp = respond(exc.status, [exc.message])
+            if exc.status == 401:
+                resp.headers["WWW-Authenticate"] = 'Basic realm="Bamboo"'
+            return resp
+
+    return wrapped
+
+
 def route(path: str, *methods: str, api: str = "api") -> Callable[[Handler], Handler]:
     """Register `fn` under both API versions (and suffixes) of `/bamboo/rest/{api}`, mapping failures to
     Bamboo's error body."""
 
     def deco(fn: Handler) -> Handler:
-        @functools.wraps(fn)
-        async def wrapped(request: Request) -> Response:
-            from culm.api.bamboo.offload import off_loop  # blocking database work must not stop the loop
-
-            try:
-                return await off_loop(fn, request)
-            except service.NotFound as exc:
-                return error(404, [str(exc)])
-            except service.Invalid as exc:
-                return error(400, [str(exc)])
-            except SpecsInvalid as exc:
-                return error(400, [e.text() for e in exc.errors])
-            except CulmError as exc:
-                headers = {"WWW-Authenticate": 'Basic realm="Bamboo"'} if exc.status == 401 else None
-                resp = error(exc.status, [exc.message])
-                if headers:
-                    resp.headers.update(headers)
-                return resp
-
+        wrapped = bamboo_errors(fn)
         suffixes = ("",) if path.endswith("}") else ("", ".json", ".xml")
         for version in ("latest", "1.0"):
             for suffix in suffixes:
@@ -66,6 +73,17 @@ def route(path: str, *methods: str, api: str = "api") -> Callable[[Handler], Han
         return wrapped
 
     return deco
+
+
+def json_object(raw: bytes, shape: str = "a JSON object") -> dict[str, Any]:
+    """A request body that must be a JSON object (an empty one reads as `{}`); `shape` ends the error text."""
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        raise service.Invalid("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise service.Invalid(f"The request body must be {shape}.")
+    return body
 
 
 def _caller(request: Request) -> tuple[Any, Principal]:
@@ -214,13 +232,7 @@ async def labels(request: Request) -> Response:
     _, plan_row = service.plan(session, key)
     if request.method == "POST":
         require_global(session, who, L.G_ADMIN)
-        raw = await request.body()
-        try:
-            body = json.loads(raw) if raw.strip() else {}
-        except (ValueError, UnicodeDecodeError):
-            raise service.Invalid("The request body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise service.Invalid("The request body must be a JSON object with a 'name'.")
+        body = json_object(await request.body(), "a JSON object with a 'name'")
         service.add_label(plan_row, body.get("name"))
         return Response(status_code=204)
     return render.respond(request, "labels", render.labels_json(request, key, plan_row.labels))

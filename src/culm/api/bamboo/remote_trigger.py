@@ -4,7 +4,6 @@ target of repository webhooks) and the legacy `updateAndBuild.action?buildKey=` 
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Awaitable, Callable
 
@@ -12,7 +11,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from culm.api.bamboo.plans import _caller, error
+from culm.api.bamboo.plans import _caller, bamboo_errors
 from culm.core.errors import CulmError
 from culm.domain.bamboo import service, triggers
 from culm.domain.bamboo.models import BambooPlan
@@ -21,26 +20,6 @@ router = APIRouter()
 
 Handler = Callable[[Request], Awaitable[Response]]
 PLAN_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[A-Z][A-Z0-9]*$")
-
-
-def _bamboo_errors(fn: Handler) -> Handler:
-    @functools.wraps(fn)
-    async def wrapped(request: Request) -> Response:
-        from culm.api.bamboo.offload import off_loop  # blocking database work must not stop the loop
-
-        try:
-            return await off_loop(fn, request)
-        except service.NotFound as exc:
-            return error(404, [str(exc)])
-        except service.Invalid as exc:
-            return error(400, [str(exc)])
-        except CulmError as exc:
-            resp = error(exc.status, [exc.message])
-            if exc.status == 401:
-                resp.headers["WWW-Authenticate"] = 'Basic realm="Bamboo"'
-            return resp
-
-    return wrapped
 
 
 def _detect(request: Request, key_param: str, skip_branches: bool) -> list[str]:
@@ -81,7 +60,7 @@ async def update_and_build(request: Request) -> Response:
 
 
 for _version in ("latest", "1.0"):
-    router.add_api_route(f"/bamboo/rest/triggers/{_version}/remote/changeDetection", _bamboo_errors(change_detection),
+    router.add_api_route(f"/bamboo/rest/triggers/{_version}/remote/changeDetection", bamboo_errors(change_detection),
                          methods=["POST"], include_in_schema=False)
-router.add_api_route("/bamboo/updateAndBuild.action", _bamboo_errors(update_and_build), methods=["GET", "POST"],
+router.add_api_route("/bamboo/updateAndBuild.action", bamboo_errors(update_and_build), methods=["GET", "POST"],
                      include_in_schema=False)

@@ -47,25 +47,27 @@ def _text(value: Any) -> str:
 
 
 def _element(name: str, data: Any, parent: ET.Element | None,
-             attributes: dict[str, set[str]] | None = None) -> ET.Element:
+             attributes: dict[str, set[str]] | None = None, not_wrappers: set[str] = NOT_WRAPPERS) -> ET.Element:
+    """`data` as element `name`: the scalar keys `attributes` names (and paging keys, unless `name` is one of
+    `not_wrappers`) as XML attributes, everything else as child elements."""
     attributes = ATTRIBUTES if attributes is None else attributes
     elem = ET.Element(name) if parent is None else ET.SubElement(parent, name)
     if not isinstance(data, dict):
         elem.text = "" if data is None else _text(data)
         return elem
-    attrs = attributes.get(name, set()) | (set() if name in NOT_WRAPPERS else _WRAPPER)
+    attrs = attributes.get(name, set()) | (set() if name in not_wrappers else _WRAPPER)
     for key, value in data.items():
         if value is None:
             continue
         if isinstance(value, list):
             for item in value:
-                _element(key, item, elem, attributes)
+                _element(key, item, elem, attributes, not_wrappers)
         elif isinstance(value, dict):
-            _element(key, value, elem, attributes)
+            _element(key, value, elem, attributes, not_wrappers)
         elif key in attrs:
             elem.set(key, _text(value))
         else:
-            _element(key, value, elem, attributes)
+            _element(key, value, elem, attributes, not_wrappers)
     return elem
 
 

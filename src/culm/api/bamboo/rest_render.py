@@ -16,28 +16,11 @@ from culm.domain.bamboo import branches
 from culm.domain.bamboo.models import BambooPlan, BambooProject
 
 XML_HEAD = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-_WRAPPER = {"expand", "size", "start-index", "max-result"}
 
 
 def _element(name: str, data: Any, parent: ET.Element | None, attrs: dict[str, set[str]]) -> ET.Element:
-    elem = ET.Element(name) if parent is None else ET.SubElement(parent, name)
-    if not isinstance(data, dict):
-        elem.text = "" if data is None else render._text(data)
-        return elem
-    own = attrs.get(name, render.ATTRIBUTES.get(name, set())) | _WRAPPER
-    for key, value in data.items():
-        if value is None:
-            continue
-        if isinstance(value, list):
-            for item in value:
-                _element(key, item, elem, attrs)
-        elif isinstance(value, dict):
-            _element(key, value, elem, attrs)
-        elif key in own:
-            elem.set(key, render._text(value))
-        else:
-            _element(key, value, elem, attrs)
-    return elem
+    """render.py's element, with `attrs` over its ATTRIBUTES and paging attributes on every element."""
+    return render._element(name, data, parent, {**render.ATTRIBUTES, **attrs}, not_wrappers=set())
 
 
 def respond(request: Request, root: str, data: Any, *, item: str | None = None,

@@ -4,21 +4,21 @@ changes a Bamboo administrator; password-like values are always shown masked."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
 from culm.api.bamboo import render
-from culm.api.bamboo.plans import _caller, route
+from culm.api.bamboo.plans import _caller, json_object, route
 from culm.api.bamboo.rest_render import respond
 from culm.domain.bamboo import service
 from culm.domain.bamboo import variables_admin as va
 from culm.domain.bamboo.models import BambooVariable
 from culm.domain.bamboo.service import Invalid
 from culm.domain.permissions import levels as L
-from culm.domain.permissions.service import require_global
+from culm.domain.permissions.service import Principal, require_global
 
 ATTRS = {"variable": {"name", "value"}}
 MAX_BODY = 256 * 1024
@@ -40,13 +40,7 @@ async def body_of(request: Request) -> dict[str, Any]:
         for child in root:
             data.setdefault(child.tag, child.text or "")
         return data
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise Invalid("The request body must be a JSON object with 'name' and 'value'.")
-    return body
+    return json_object(raw, "a JSON object with 'name' and 'value'")
 
 
 def simple(row: BambooVariable) -> dict[str, str]:
@@ -67,10 +61,9 @@ async def _plan_list(request: Request) -> Response:
                    attrs=ATTRS)
 
 
-async def _plan_one(request: Request) -> Response:
-    session, who = _caller(request)
-    _, plan = service.plan(session, request.path_params["planKey"])
-    row = va.find(session, "PLAN", plan.id, render.strip_suffix(request.path_params["variableName"]))
+async def _one(request: Request, session: Session, who: Principal, scope: str, owner_id: int) -> Response:
+    """GET, PUT or DELETE one plan or project variable."""
+    row = va.find(session, scope, owner_id, render.strip_suffix(request.path_params["variableName"]))
     if request.method == "GET":
         return respond(request, "variable", simple(row), attrs=ATTRS)
     require_global(session, who, L.G_ADMIN)
@@ -80,6 +73,12 @@ async def _plan_one(request: Request) -> Response:
     body = await body_of(request)
     va.update(session, row, body.get("name"), body.get("value"))
     return respond(request, "variable", simple(row), attrs=ATTRS)
+
+
+async def _plan_one(request: Request) -> Response:
+    session, who = _caller(request)
+    _, plan = service.plan(session, request.path_params["planKey"])
+    return await _one(request, session, who, "PLAN", plan.id)
 
 
 for _noun in ("variables", "variable"):
@@ -109,16 +108,7 @@ async def _project_list(request: Request) -> Response:
 async def _project_one(request: Request) -> Response:
     session, who = _caller(request)
     project = service.project(session, request.path_params["projectKey"])
-    row = va.find(session, "PROJECT", project.id, render.strip_suffix(request.path_params["variableName"]))
-    if request.method == "GET":
-        return respond(request, "variable", simple(row), attrs=ATTRS)
-    require_global(session, who, L.G_ADMIN)
-    if request.method == "DELETE":
-        va.remove(session, row)
-        return Response(status_code=204)
-    body = await body_of(request)
-    va.update(session, row, body.get("name"), body.get("value"))
-    return respond(request, "variable", simple(row), attrs=ATTRS)
+    return await _one(request, session, who, "PROJECT", project.id)
 
 
 for _noun in ("variables", "variable"):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from culm.core.worker import PeriodicWorker
 from culm.domain.bamboo.models import BambooPlan, BambooResult
 from culm.domain.bamboo.trigger_models import BambooTriggerFire
 from culm.domain.base import now_ms
@@ -230,25 +230,9 @@ def tick(session_scope: Callable[[], AbstractContextManager[Session]], now: int 
     return fired
 
 
-class Scheduler:
+class Scheduler(PeriodicWorker):
     """One thread per server process checking the schedules every `interval` seconds."""
 
     def __init__(self, run: Callable[[], int], interval: float = TICK_SECONDS) -> None:
-        self._run = run
-        self._interval = max(0.05, interval)
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="culm-bamboo-cron", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stopping.wait(self._interval):
-            try:
-                self._run()
-            except Exception:
-                log.exception("the Bamboo scheduler failed; retrying at the next tick")
+        super().__init__(run, interval, name="culm-bamboo-cron", immediately=False, logger=log,
+                         failure="the Bamboo scheduler failed; retrying at the next tick")

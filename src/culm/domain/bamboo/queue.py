@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from culm.core.worker import wake_after_commit
 from culm.domain.bamboo import builds, forge_status, storage
 from culm.domain.bamboo.models import (
     BambooAgent,
@@ -46,21 +46,7 @@ SEEN_RESOLUTION_MS = 5_000
 
 def schedule_wake(session: Session) -> None:
     """Set `work_available` once this transaction commits (cheap; nothing happens on rollback)."""
-    if session.info.get("bamboo_wake_scheduled"):
-        return
-    session.info["bamboo_wake_scheduled"] = True
-
-    def _after_commit(s: Session) -> None:
-        s.info.pop("bamboo_wake_scheduled", None)
-        work_available.set()
-
-    def _after_rollback(s: Session, _previous: object = None) -> None:
-        s.info.pop("bamboo_wake_scheduled", None)
-        if sa_event.contains(s, "after_commit", _after_commit):
-            sa_event.remove(s, "after_commit", _after_commit)
-
-    sa_event.listen(session, "after_commit", _after_commit, once=True)
-    sa_event.listen(session, "after_soft_rollback", _after_rollback, once=True)
+    wake_after_commit(session, "bamboo_wake_scheduled", work_available.set)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from culm.core.worker import PeriodicWorker, wake_after_commit
 from culm.domain.bamboo import plan_branches, repo_specs
 from culm.domain.bamboo.models import BambooPlan, BambooResult
 from culm.domain.events import service as events
@@ -66,28 +67,12 @@ def wake() -> None:
     _wakeup.set()
 
 
-def _wake_after_commit(session: Session) -> None:
-    if session.info.get("bamboo_wake"):
-        return
-    session.info["bamboo_wake"] = True
-
-    def _after_commit(s: Session) -> None:
-        s.info.pop("bamboo_wake", None)
-        wake()
-
-    def _after_rollback(s: Session) -> None:
-        s.info.pop("bamboo_wake", None)
-
-    sa_event.listen(session, "after_commit", _after_commit, once=True)
-    sa_event.listen(session, "after_soft_rollback", _after_rollback, once=True)
-
-
 @sa_event.listens_for(Event, "after_insert")
 def _event_recorded(_mapper: Any, _connection: Any, target: Event) -> None:
     if target.kind in KINDS:
         session = object_session(target)
         if session is not None:
-            _wake_after_commit(session)
+            wake_after_commit(session, "bamboo_wake", wake)
 
 
 # -- which plans build ------------------------------------------------------------------------------
@@ -242,31 +227,13 @@ def run_once(session_scope: Callable[[], AbstractContextManager[Session]], max_e
 
 
 # -- the background worker --------------------------------------------------------------------------
-class Worker:
-    """One thread per server process: runs the consumer when woken and every `interval` seconds."""
+class Worker(PeriodicWorker):
+    """One thread per server process: runs the consumer when woken and every `interval` seconds (a failing
+    event is rolled back and retried at the next poll)."""
 
     def __init__(self, run: Callable[[], int], interval: float = POLL_SECONDS) -> None:
-        self._run = run
-        self._interval = max(0.05, interval)
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="culm-bamboo-triggers", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        wake()
-        self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            _wakeup.clear()
-            try:
-                self._run()
-            except Exception:  # a failing event is rolled back and retried at the next poll
-                log.exception("Bamboo triggers failed; retrying later")
-            _wakeup.wait(self._interval)
+        super().__init__(run, interval, name="culm-bamboo-triggers", wakeup=_wakeup, logger=log,
+                         failure="Bamboo triggers failed; retrying later")
 
 
 def start(settings: Any) -> Callable[[], None]:

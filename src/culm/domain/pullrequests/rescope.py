@@ -27,12 +27,12 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from culm.core.worker import PeriodicWorker, wake_after_commit
 from culm.domain.automerge import triggers as automerge
 from culm.domain.base import now_ms
 from culm.domain.comments import anchors
@@ -77,19 +77,7 @@ def wake() -> None:
 
 def schedule(session: Session) -> None:
     """Run the consumer soon after this transaction commits (cheap: sets a flag; no work inline)."""
-    if session.info.get("rescope_scheduled"):
-        return
-    session.info["rescope_scheduled"] = True
-
-    def _after_commit(s: Session) -> None:
-        s.info.pop("rescope_scheduled", None)
-        wake()
-
-    def _after_rollback(s: Session, _previous: object = None) -> None:  # after_soft_rollback passes two
-        s.info.pop("rescope_scheduled", None)
-
-    sa_event.listen(session, "after_commit", _after_commit, once=True)
-    sa_event.listen(session, "after_soft_rollback", _after_rollback, once=True)
+    wake_after_commit(session, "rescope_scheduled", wake)
 
 
 # -- claiming the consumer ------------------------------------------------------------------------
@@ -213,28 +201,10 @@ def _close(pr: PullRequest, state: str) -> None:
 
 
 # -- the background worker --------------------------------------------------------------------------
-class Worker:
-    """One thread per server process: runs the consumer when woken and every `interval` seconds."""
+class Worker(PeriodicWorker):
+    """One thread per server process: runs the consumer when woken and every `interval` seconds (a failing
+    event is rolled back and retried at the next poll)."""
 
     def __init__(self, run: Callable[[], int], interval: float = POLL_SECONDS) -> None:
-        self._run = run
-        self._interval = max(0.05, interval)  # never a busy loop, whatever is configured
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="culm-rescope", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        wake()
-        self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            _wakeup.clear()
-            try:
-                self._run()
-            except Exception:  # a failing event is rolled back and retried at the next poll
-                log.exception("pull request rescoping failed; retrying later")
-            _wakeup.wait(self._interval)
+        super().__init__(run, interval, name="culm-rescope", wakeup=_wakeup, logger=log,
+                         failure="pull request rescoping failed; retrying later")
