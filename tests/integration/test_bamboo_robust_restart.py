@@ -4,6 +4,7 @@ the reaper of the next server requeues it and it completes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -186,7 +187,5 @@ def test_build_running_when_the_server_is_killed_is_requeued_and_completes(home:
     finally:
         server.stop()
         if pgid is not None:  # the killed server's script was orphaned with it
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass

@@ -77,6 +77,9 @@ def _caller(request: Request) -> tuple[Any, Principal]:
     return session, who
 
 
+MAX_INDEX = 2**31 - 1
+
+
 def _int_param(request: Request, names: tuple[str, ...], default: int, low: int) -> int:
     for name in names:
         raw = request.query_params.get(name)
@@ -87,7 +90,7 @@ def _int_param(request: Request, names: tuple[str, ...], default: int, low: int)
                 raise service.Invalid(f"Invalid value for {name}: '{raw}'") from None
             if value < low:
                 raise service.Invalid(f"Invalid value for {name}: '{raw}'")
-            return value
+            return min(value, MAX_INDEX)  # an absurd index is past the end, not a database integer overflow
     return default
 
 
