@@ -41,6 +41,19 @@ Build:
     - script:
         - echo started
         - sleep 300
+---
+version: 2
+plan: {project-key: RB, key: INJ, name: Inject}
+stages:
+  - Build: [Build]
+Build:
+  key: JOB1
+  tasks:
+    - script:
+        - printf 'nul=a\\000b\\nok=fine\\n' > vars.txt
+    - inject-variables: {file: vars.txt, scope: RESULT, namespace: got}
+    - script:
+        - echo "nul=[$bamboo_got_nul] ok=[$bamboo_got_ok]"
 """
 
 REPO_SPECS = """\
@@ -104,9 +117,9 @@ def _queue(admin: httpx.Client, plan: str, body: str = "") -> str:
 def _wait(admin: httpx.Client, key: str, life: str = "Finished", timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        res = admin.get(f"{B}/result/{key}", params={"includeAllStates": "true"}, headers=J).json()
-        if res["lifeCycleState"] == life:
-            return res
+        r = admin.get(f"{B}/result/{key}", params={"includeAllStates": "true"}, headers=J)
+        if r.status_code == 200 and r.json()["lifeCycleState"] == life:
+            return r.json()
         time.sleep(0.2)
     raise AssertionError(f"{key} never reached {life}")
 
@@ -335,3 +348,32 @@ def test_python_client_drives_a_real_build(server: LiveServer, admin: httpx.Clie
     local = [a for a in agents if a["type"] == "LOCAL"]
     assert sorted(a["name"] for a in local) == ["Local agent 1", "Local agent 2"]
     assert all(a["enabled"] and a["active"] for a in local), local
+
+
+def test_nul_in_a_variable_value(server: LiveServer, admin: httpx.Client, built: str) -> None:
+    """A NUL cannot reach an agent's environment: refused up front, and no build is left broken."""
+    before = _snapshot(server)
+    r = admin.post(B + "/queue/RB-ONE", content="bamboo.variable.evil=a%00b", headers={**J, **FORM})
+    _bamboo_error(r, 400)
+    assert _snapshot(server) == before
+
+
+def test_nul_bytes_elsewhere(server: LiveServer, admin: httpx.Client, built: str) -> None:
+    """A NUL written by a build into injected variables, or sent in a comment or a label, breaks nothing (on
+    PostgreSQL, text columns refuse NUL)."""
+    key = _queue(admin, "RB-INJ")
+    res = _wait(admin, key)
+    text = _log(admin, key)
+    assert res["state"] == "Successful", text
+    assert "nul=[ab] ok=[fine]" in text
+    before = _snapshot(server)
+    for path, body in (("comment", {"content": "a\x00b"}), ("label", {"name": "a\x00b"})):
+        r = admin.post(f"{B}/result/{built}/{path}", json=body, headers=J)
+        assert r.status_code in (204, 400), (path, r.status_code, r.text[:300])
+        if r.status_code == 400:
+            _bamboo_error(r, 400)
+        else:
+            before = _snapshot(server)
+    r = admin.post(B + "/import/plan", content=SPECS.replace("name: One", "name: O\x00ne"), headers=J)
+    _bamboo_error(r, 400)
+    assert _snapshot(server) == before

@@ -43,6 +43,8 @@ def route(path: str, *methods: str, api: str = "api") -> Callable[[Handler], Han
         async def wrapped(request: Request) -> Response:
             from culm.api.bamboo.offload import off_loop  # blocking database work must not stop the loop
 
+            if any("\x00" in v for v in (*request.path_params.values(), *request.query_params.values())):
+                return error(400, ["The request contains a NUL character."])  # PostgreSQL text refuses NUL
             try:
                 return await off_loop(fn, request)
             except service.NotFound as exc:

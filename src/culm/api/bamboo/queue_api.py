@@ -63,6 +63,8 @@ def _variables(pairs: list[tuple[str, str]]) -> dict[str, str]:
             short = name[len(VARIABLE_PREFIX):]
             if not VARIABLE_NAME.fullmatch(short):  # a name must make a sane environment variable on the agent
                 raise service.Invalid(f"Invalid variable name '{name}'")
+            if "\x00" in value:  # no environment (nor PostgreSQL) takes a NUL
+                raise service.Invalid(f"Invalid value for variable '{short}'")
             out[short] = value
     if len(out) > MAX_VARIABLES:
         raise service.Invalid(f"Too many variables (at most {MAX_VARIABLES}).")
