@@ -54,6 +54,16 @@ Build:
     - inject-variables: {file: vars.txt, scope: RESULT, namespace: got}
     - script:
         - echo "nul=[$bamboo_got_nul] ok=[$bamboo_got_ok]"
+---
+version: 2
+plan: {project-key: RB, key: LOUD, name: Loud}
+stages:
+  - Build: [Build]
+Build:
+  tasks:
+    - script:
+        - head -c 80000000 /dev/zero | tr '\\0' 'x' | fold -w 100
+        - echo tail-marker
 """
 
 REPO_SPECS = """\
@@ -377,3 +387,28 @@ def test_nul_bytes_elsewhere(server: LiveServer, admin: httpx.Client, built: str
     r = admin.post(B + "/import/plan", content=SPECS.replace("name: One", "name: O\x00ne"), headers=J)
     _bamboo_error(r, 400)
     assert _snapshot(server) == before
+
+
+def _peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_flood_of_output_is_capped_and_memory_stays_sane(server: LiveServer, admin: httpx.Client,
+                                                         built: str) -> None:
+    """80 MB of output as fast as a pipe goes: the build completes, the log stops at 64 MiB with a note, and
+    the server (whose local agents stream the output) never holds more than a bounded amount of it."""
+    before = _peak_rss_kib(server.proc.pid)
+    key = _queue(admin, "RB-LOUD")
+    res = _wait(admin, key, timeout=300)
+    assert res["state"] == "Successful"
+    number = key.rsplit("-", 1)[1]
+    path = server.home / "bamboo" / "logs" / "RB-LOUD-JOB1" / f"RB-LOUD-JOB1-{number}.log"
+    size = path.stat().st_size
+    assert (64 << 20) <= size < (64 << 20) + 4096
+    with path.open("rb") as f:
+        f.seek(-200, 2)
+        assert b"The log is truncated" in f.read()
+    assert _peak_rss_kib(server.proc.pid) - before < 64 * 1024  # never near the 80 MB sent
