@@ -43,7 +43,10 @@ def agents(server: LiveServer, admin: httpx.Client) -> dict[str, int]:
         session.add(result)  # type: ignore[attr-defined]
         session.flush()  # type: ignore[attr-defined]
         session.add(BambooJobResult(result_id=result.id, stage_idx=0, job_key="J", name="J",  # type: ignore[attr-defined]
-                                    life_cycle="InProgress", agent_id=busy.id))
+                                    life_cycle="InProgress", agent_id=busy.id, claim_token="t" * 32, attempt=1,
+                                    claimed_date=now, started_date=now,
+                                    # the server's reaper must not take this job away while the module runs
+                                    heartbeat_date=now + 86_400_000))
         return {"local": local.id, "gone": gone.id, "busy": busy.id}
 
 

@@ -206,7 +206,7 @@ def script_env(variables: dict[str, str], extra: dict[str, str] | None = None) -
     env = {k: v for k, v in os.environ.items() if k in ENV_KEEP}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     for name, value in variables.items():
-        env["bamboo_" + "".join(c if c.isalnum() or c == "_" else "_" for c in name)] = str(value)
+        env["bamboo_" + "".join(c if c.isalnum() or c == "_" else "_" for c in name)] = str(value).replace("\x00", "")
     env.update(extra or {})
     return env
 

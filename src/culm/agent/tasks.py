@@ -277,7 +277,8 @@ def task_inject_variables(run: JobRun, task: dict[str, Any], index: int) -> None
             continue
         match = _INJECT_LINE.match(line)
         if match:
-            found[f"{namespace}.{match.group(1)}" if namespace else match.group(1)] = match.group(2).strip()
+            value = match.group(2).strip().replace("\x00", "")  # no environment (nor PostgreSQL) takes a NUL
+            found[f"{namespace}.{match.group(1)}" if namespace else match.group(1)] = value
     run.variables.update(found)
     if scope == "RESULT":
         run.result_variables.update(found)

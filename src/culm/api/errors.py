@@ -48,6 +48,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if request.url.path.startswith("/bamboo/rest/") and exc.status_code in (404, 405):  # Bamboo's error body
+            message = "No resource matches" if exc.status_code == 404 else f"Method {request.method} is not allowed on"
+            return JSONResponse({"errors": [f"{message} {request.url.path}"], "fieldErrors": {}},
+                                status_code=exc.status_code)
         if exc.status_code == 404:
             return bitbucket_error(404, f"No resource matches {request.url.path}",
                                    "com.sun.jersey.api.NotFoundException")

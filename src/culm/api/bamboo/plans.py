@@ -42,6 +42,8 @@ def bamboo_errors(fn: Handler, respond: Callable[[int, list[str]], Response] = e
     async def wrapped(request: Request) -> Response:
         from culm.api.bamboo.offload import off_loop
 
+        if any("\x00" in v for v in (*request.path_params.values(), *request.query_params.values())):
+            return respond(400, ["The request contains a NUL character."])  # PostgreSQL text refuses NUL
         try:
             return await off_loop(fn, request)
         except service.NotFound as exc:
@@ -65,6 +67,7 @@ def route(path: str, *methods: str, api: str = "api") -> Callable[[Handler], Han
 
     def deco(fn: Handler) -> Handler:
         wrapped = bamboo_errors(fn)
+
         suffixes = ("",) if path.endswith("}") else ("", ".json", ".xml")
         for version in ("latest", "1.0"):
             for suffix in suffixes:
@@ -95,6 +98,9 @@ def _caller(request: Request) -> tuple[Any, Principal]:
     return session, who
 
 
+MAX_INDEX = 2**31 - 1
+
+
 def _int_param(request: Request, names: tuple[str, ...], default: int, low: int) -> int:
     for name in names:
         raw = request.query_params.get(name)
@@ -105,7 +111,7 @@ def _int_param(request: Request, names: tuple[str, ...], default: int, low: int)
                 raise service.Invalid(f"Invalid value for {name}: '{raw}'") from None
             if value < low:
                 raise service.Invalid(f"Invalid value for {name}: '{raw}'")
-            return value
+            return min(value, MAX_INDEX)  # an absurd index is past the end, not a database integer overflow
     return default
 
 

@@ -18,6 +18,7 @@ from culm.api.bamboo import results_render as rr
 from culm.api.bamboo.plans import _caller, _paging, error, route
 from culm.domain.bamboo import service
 from culm.domain.bamboo.models import BambooJobResult, BambooPlan, BambooProject, BambooResult
+from culm.domain.bamboo.variables_admin import NAME as VARIABLE_NAME
 
 VARIABLE_PREFIX = "bamboo.variable."
 MAX_FORM = 256 * 1024
@@ -60,8 +61,10 @@ def _variables(pairs: list[tuple[str, str]]) -> dict[str, str]:
     for name, value in pairs:
         if name.startswith(VARIABLE_PREFIX):
             short = name[len(VARIABLE_PREFIX):]
-            if not short or len(short) > 255:
+            if not VARIABLE_NAME.fullmatch(short):  # a name must make a sane environment variable on the agent
                 raise service.Invalid(f"Invalid variable name '{name}'")
+            if "\x00" in value:  # no environment (nor PostgreSQL) takes a NUL
+                raise service.Invalid(f"Invalid value for variable '{short}'")
             out[short] = value
     if len(out) > MAX_VARIABLES:
         raise service.Invalid(f"Too many variables (at most {MAX_VARIABLES}).")

@@ -70,6 +70,8 @@ async def comments(request: Request) -> Response:
         content = body.get("content")
         if not isinstance(content, str) or not content.strip():
             raise service.Invalid("Comment content must not be empty.")
+        if "\x00" in content:  # PostgreSQL text refuses NUL
+            raise service.Invalid("Comment content must not contain NUL characters.")
         if len(content) > MAX_COMMENT:
             raise service.Invalid(f"Comment content is longer than {MAX_COMMENT} characters.")
         session.add(BambooResultComment(result_id=result.id, author_id=who.user.id if who.user else None,

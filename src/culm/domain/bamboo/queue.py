@@ -231,6 +231,12 @@ def claim(session: Session, agent: BambooAgent) -> Claimed | None:
     for job_id, result_id in _candidates(session, caps):
         if not allowed(job_id):
             continue
+        # Skip a job another transaction holds (a rival claim, a stop): on PostgreSQL, an UPDATE that waited for
+        # it would keep the row locked even when it then matched nothing, and deadlock with a stop of the build.
+        if session.scalar(select(BambooJobResult.id)
+                          .where(BambooJobResult.id == job_id, BambooJobResult.life_cycle == "Queued")
+                          .with_for_update(skip_locked=True)) is None:
+            continue
         token = secrets.token_hex(16)
         won = session.execute(update(BambooJobResult)
                               .where(BambooJobResult.id == job_id, BambooJobResult.life_cycle == "Queued")

@@ -28,7 +28,7 @@ def shown(row: BambooVariable) -> str:
 
 def check(name: object, value: object) -> tuple[str, str]:
     """Bamboo's rules: a name of letters, digits, `_ . -`; a non-empty value."""
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):  # match() would let a trailing newline through
         raise Invalid("Variable name is invalid: use 1-255 letters, digits, '_', '.' or '-'.")
     if not isinstance(value, str) or not value.strip():
         raise Invalid(f"Variable {name}: the value must not be empty.")
