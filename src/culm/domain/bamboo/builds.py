@@ -9,6 +9,7 @@ one writer at a time (`BEGIN IMMEDIATE`), which gives the same guarantees."""
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
@@ -138,7 +139,8 @@ def enqueue(session: Session, plan: BambooPlan, *, reason: str, user_id: int | N
     """Create build N of `plan` and queue its first stage (or stop at a leading manual stage)."""
     if not plan.enabled:
         raise Invalid(f"Plan {_plan_key(session, plan)} is disabled and cannot be built")
-    spec = plan.spec or {}
+    # The build's own copy: a later import or push changing the plan does not change what this build runs.
+    spec = copy.deepcopy(plan.spec or {})
     stages = list(spec.get("stages") or [])
     if not stages:
         raise Invalid(f"Plan {_plan_key(session, plan)} has no stages")
@@ -160,8 +162,9 @@ def enqueue(session: Session, plan: BambooPlan, *, reason: str, user_id: int | N
     result = BambooResult(plan_id=plan.id, number=number, life_cycle="Queued", state="Unknown", continuable=False,
                           reason=reason, trigger_user_id=user_id, repository_id=repo.id if repo else None,
                           revision=rev, branch=short_branch, variables=trigger_vars, result_variables={},
-                          changes=changes, labels=[], run_through_stage=-1 if run_through is None else run_through,
-                          once_off=once_off, restart_count=0, queued_date=now)
+                          changes=changes, labels=[], spec=spec,
+                          run_through_stage=-1 if run_through is None else run_through, once_off=once_off,
+                          restart_count=0, queued_date=now)
     session.add(result)
     session.flush()
     for idx, entry in enumerate(stages):
@@ -176,6 +179,15 @@ def enqueue(session: Session, plan: BambooPlan, *, reason: str, user_id: int | N
     session.flush()
     advance(session, result)
     return result
+
+
+def build_spec(session: Session, result: BambooResult, plan: BambooPlan | None = None) -> dict[str, Any]:
+    """The spec a build runs: its snapshot taken when it was queued; the plan's current spec for builds queued
+    before snapshots were kept."""
+    if result.spec is not None:
+        return result.spec
+    plan = plan if plan is not None else session.get(BambooPlan, result.plan_id)
+    return (plan.spec if plan is not None else None) or {}
 
 
 def _plan_key(session: Session, plan: BambooPlan) -> str:

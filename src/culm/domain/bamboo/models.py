@@ -80,6 +80,9 @@ class BambooResult(Base):
     # Commits since the previous build of this plan: [{id, author, email, message, date, files: [path...]}].
     changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The plan's spec when the build was queued: what it runs, even if the plan changes meanwhile. None for builds
+    # queued before snapshots existed (they read the plan's current spec; see builds.build_spec).
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Manual stages up to and including this index run without stopping (set by `stage`/`executeAllStages`).
     run_through_stage: Mapped[int] = mapped_column(Integer, default=-1)
     once_off: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -123,8 +123,9 @@ def match_requirements(requirements: list[dict[str, Any]], capabilities: dict[st
 
 
 # -- claiming ---------------------------------------------------------------------------------------------------
-def _job_spec(plan: BambooPlan, job: BambooJobResult) -> dict[str, Any]:
-    stages = (plan.spec or {}).get("stages") or []
+def _job_spec(spec: dict[str, Any], job: BambooJobResult) -> dict[str, Any]:
+    """The job's entry in the build's spec (`builds.build_spec`); {} when it has none."""
+    stages = spec.get("stages") or []
     candidates = [stages[job.stage_idx]] if 0 <= job.stage_idx < len(stages) else []
     for stage in [*candidates, *stages]:
         for entry in stage.get("jobs") or []:
@@ -170,7 +171,7 @@ def _claimed(session: Session, job: BambooJobResult, token: str, agent: BambooAg
     assert plan is not None
     project = session.get(BambooProject, plan.project_id)
     plan_key = f"{project.key if project else '?'}-{plan.key}"
-    spec = _job_spec(plan, job)
+    spec = _job_spec(builds.build_spec(session, result, plan), job)
     variables, masked = resolve(session, result, job, plan)
     variables["agentId"] = str(agent.id)
     subscriptions = [{"name": s.get("name"), "destination": s.get("destination") or "",
@@ -252,8 +253,8 @@ def claim(session: Session, agent: BambooAgent) -> Claimed | None:
                               .execution_options(populate_existing=True)).one()
         _truncate_log(session, job)
         plan = session.get(BambooPlan, result.plan_id)
-        if plan is None or not _job_spec(plan, job):
-            # The plan changed since the build was queued and no longer has this job: it cannot run.
+        if plan is None or not _job_spec(builds.build_spec(session, result, plan), job):
+            # Only for builds queued before spec snapshots: the plan changed since and no longer has this job.
             job.life_cycle, job.state, job.claim_token = "Finished", "Failed", None
             job.failure_reason, job.completed_date = "The job no longer exists in the plan", now
             session.flush()
