@@ -631,9 +631,13 @@ def test_claim_skips_many_jobs_it_cannot_run(maker: sessionmaker[Session], monke
 
 
 def test_job_removed_from_plan_fails_instead_of_running(maker: sessionmaker[Session]) -> None:
+    """Builds queued before spec snapshots (spec NULL) read the plan: a job it no longer has cannot run."""
     plan_id = make_plan(maker, spec("GONE", [("Build", {}, ["A"])]))
     agent = make_agent(maker, "GONE")
     result_id = enqueue(maker, plan_id)
+    with maker() as s:
+        s.get(BambooResult, result_id).spec = None
+        s.commit()
     make_plan(maker, spec("GONE", [("Build", {}, ["Other"])], suite="GONEX"))
     assert claim(maker, agent) is None
     st = state(maker, result_id)
