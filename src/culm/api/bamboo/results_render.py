@@ -52,8 +52,11 @@ ATTRIBUTES: dict[str, set[str]] = {
 }
 PLAN_RESULT_EXPAND = "changes,metadata,plan,vcsRevisions,artifacts,comments,labels,jiraIssues,stages"
 JOB_RESULT_EXPAND = "changes,testResults,metadata,plan,vcsRevisions,artifacts,comments,labels,jiraIssues,logEntries"
-TEST_LISTS = {"allTests": None, "successfulTests": "successful", "failedTests": "failed", "skippedTests": "skipped",
-              "newFailedTests": "failed", "existingFailedTests": "", "fixedTests": "", "quarantinedTests": ""}
+# Each expandable test list, with the testResults count it goes with; which rows it holds is _in_list.
+TEST_LISTS = {"allTests": "all", "successfulTests": "successful", "failedTests": "failed", "skippedTests": "skipped",
+              "newFailedTests": "newFailed", "existingFailedTests": "existingFailed", "fixedTests": "fixed",
+              "quarantinedTests": "quarantined"}
+_DELTA_COUNTS = {"new": "newFailed", "existing": "existingFailed", "fixed": "fixed"}
 MASK = "********"
 _SECRET_WORDS = ("password", "secret", "passphrase", "sshkey", "token")
 
@@ -582,22 +585,44 @@ def job_json(ctx: Ctx, project: BambooProject, plan: BambooPlan, result: BambooR
     return out
 
 
+def _in_list(count: str, status: str, delta: str | None) -> bool:
+    """Whether a test (status, delta) belongs to the list of `count`. A quarantined test failed, but is listed
+    (and counted) as quarantined, not failed, as it did not fail the job."""
+    if count == "all":
+        return True
+    if count == "quarantined":
+        return status == "failed" and delta == "quarantined"
+    if count == "failed":
+        return status == "failed" and delta != "quarantined"
+    if count in ("successful", "skipped"):
+        return status == count
+    return _DELTA_COUNTS.get(delta or "") == count
+
+
 def tests_json(ctx: Ctx, job: BambooJobResult, wanted: set[str], prefix: str) -> dict[str, Any]:
-    passed, failed, skipped = job.tests_successful, job.tests_failed, job.tests_skipped
-    out: dict[str, Any] = {"expand": ",".join(TEST_LISTS), "all": passed + failed + skipped, "successful": passed,
-                           "failed": failed, "newFailed": failed, "existingFailed": 0, "fixed": 0,
-                           "quarantined": job.tests_quarantined, "skipped": skipped}
-    counts = {None: passed + failed + skipped, "successful": passed, "failed": failed, "skipped": skipped, "": 0}
-    for name, status in TEST_LISTS.items():
+    """A job's testResults: counts (new / existing failures and fixes against the previous build, see
+    result_deltas) and the lists asked for."""
+    counts = dict.fromkeys(("all", "successful", "failed", "newFailed", "existingFailed", "fixed", "quarantined",
+                            "skipped"), 0)
+    if job.tests_successful or job.tests_failed or job.tests_skipped or job.tests_quarantined:
+        groups = ctx.session.execute(select(BambooTestResult.status, BambooTestResult.delta, func.count())
+                                     .where(BambooTestResult.job_result_id == job.id)
+                                     .group_by(BambooTestResult.status, BambooTestResult.delta)).all()
+        for status, delta, n in groups:
+            for name in counts:
+                if _in_list(name, status, delta):
+                    counts[name] += n
+    out: dict[str, Any] = {"expand": ",".join(TEST_LISTS), **counts}
+    rows: list[BambooTestResult] | None = None  # read once, for whichever lists are expanded
+    for name, count in TEST_LISTS.items():
         if f"{prefix}{name}" not in wanted:
-            out[name] = render.collapsed(counts[status])
+            out[name] = render.collapsed(counts[count])
             continue
-        query = select(BambooTestResult).where(BambooTestResult.job_result_id == job.id)
-        if status is not None:
-            query = query.where(BambooTestResult.status == status)
-        rows = [] if status == "" else ctx.session.scalars(query.order_by(BambooTestResult.id)).all()
+        if rows is None:
+            rows = list(ctx.session.scalars(select(BambooTestResult).where(BambooTestResult.job_result_id == job.id)
+                                            .order_by(BambooTestResult.id))) if counts["all"] else []
         with_errors = f"{prefix}{name}.testResult.errors" in wanted
-        items = [test_json(t, with_errors) for t in rows]
+        items = [test_json(t, with_errors) for t in rows if _in_list(count, t.status, t.delta)]
         out[name] = {"expand": "testResult", **render.collection("testResult", items, len(items), 0, len(items))}
     return out
 

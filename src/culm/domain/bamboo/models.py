@@ -158,6 +158,10 @@ class BambooTestResult(Base):
     class_name: Mapped[str] = mapped_column(String(1024))
     method_name: Mapped[str] = mapped_column(String(1024))
     status: Mapped[str] = mapped_column(String(16))  # successful, failed, skipped
+    # Against the same job of the plan's previous build that ran it (result_deltas): "new" (failed now, not
+    # before), "existing" (failed both times), "fixed" (passed now, failed before), "quarantined" (failed now but
+    # quarantined: neither counted as failed nor failing the job); None otherwise or for rows older than this.
+    delta: Mapped[str | None] = mapped_column(String(16), nullable=True)
     duration_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     errors: Mapped[list[str]] = mapped_column(JSON, default=list)
 

@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from culm.core.worker import wake_after_commit
-from culm.domain.bamboo import builds, forge_status, storage
+from culm.domain.bamboo import builds, forge_status, result_deltas, storage
 from culm.domain.bamboo.models import (
     BambooAgent,
     BambooArtifact,
@@ -387,10 +387,12 @@ def finish(session: Session, job_result_id: int, claim_token: str, *, successful
                             .execution_options(synchronize_session=False)).rowcount
     if ended != 1:
         raise NotFound(f"Job {job_result_id} is not running under this claim")
+    marks = result_deltas.deltas(session, job, tests or [], statuses)
     session.add_all([BambooTestResult(job_result_id=job.id, class_name=str(t.get("className") or "")[:1024],
                                       method_name=str(t.get("methodName") or "")[:1024], status=status,
-                                      duration_ms=_int(t.get("durationMs")), errors=_errors(t.get("errors")))
-                     for t, status in zip(tests or [], statuses, strict=True)])
+                                      delta=mark, duration_ms=_int(t.get("durationMs")),
+                                      errors=_errors(t.get("errors")))
+                     for t, status, mark in zip(tests or [], statuses, marks, strict=True)])
     for art in artifacts or []:
         row = session.get(BambooArtifact, _int(art.get("artifact_id")))
         if row is not None and row.job_result_id == job.id:
