@@ -11,6 +11,7 @@ import re
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -218,6 +219,9 @@ def server_paused() -> bool:
     return bool(server_state.is_paused(get_settings().home))
 
 
+CLAIM_PASSES = 4
+
+
 def claim(session: Session, agent: BambooAgent) -> Claimed | None:
     """Take the oldest queued job this agent can run, or None. Safe against any number of concurrent claims."""
     from culm.domain.bamboo import agent_access  # approval of remote agents, agents dedicated to jobs
@@ -229,45 +233,54 @@ def claim(session: Session, agent: BambooAgent) -> Claimed | None:
         agent.last_seen = now  # not on every poll: a long-polling agent would write every quarter second
     caps = agent_capabilities(agent)
     allowed = agent_access.dedication(session, agent)
-    for job_id, result_id in _candidates(session, caps):
-        if not allowed(job_id):
-            continue
-        # Skip a job another transaction holds (a rival claim, a stop): on PostgreSQL, an UPDATE that waited for
-        # it would keep the row locked even when it then matched nothing, and deadlock with a stop of the build.
-        if session.scalar(select(BambooJobResult.id)
-                          .where(BambooJobResult.id == job_id, BambooJobResult.life_cycle == "Queued")
-                          .with_for_update(skip_locked=True)) is None:
-            continue
-        token = secrets.token_hex(16)
-        won = session.execute(update(BambooJobResult)
+    # A row held by another transaction is skipped; when that was all there was (housekeeping noting why a job
+    # waits, a stop in flight), look again shortly rather than send the agent away empty-handed.
+    for attempt in range(CLAIM_PASSES):
+        held = False
+        for job_id, result_id in _candidates(session, caps):
+            if not allowed(job_id):
+                continue
+            # Skip a job another transaction holds (a rival claim, a stop): on PostgreSQL, an UPDATE that waited for
+            # it would keep the row locked even when it then matched nothing, and deadlock with a stop of the build.
+            if session.scalar(select(BambooJobResult.id)
                               .where(BambooJobResult.id == job_id, BambooJobResult.life_cycle == "Queued")
-                              .values(life_cycle="InProgress", state="Unknown", agent_id=agent.id, claim_token=token,
-                                      claimed_date=now, started_date=now, heartbeat_date=now, completed_date=None,
-                                      cancel_requested=False, failure_reason=None, blocked_reason=None,
-                                      attempt=BambooJobResult.attempt + 1)
-                              .execution_options(synchronize_session=False)).rowcount
-        if won != 1:
-            continue
-        result = builds.lock_result(session, result_id)
-        job = session.scalars(select(BambooJobResult).where(BambooJobResult.id == job_id)
-                              .execution_options(populate_existing=True)).one()
-        _truncate_log(session, job)
-        plan = session.get(BambooPlan, result.plan_id)
-        if plan is None or not _job_spec(builds.build_spec(session, result, plan), job):
-            # Only for builds queued before spec snapshots: the plan changed since and no longer has this job.
-            job.life_cycle, job.state, job.claim_token = "Finished", "Failed", None
-            job.failure_reason, job.completed_date = "The job no longer exists in the plan", now
-            session.flush()
+                              .with_for_update(skip_locked=True)) is None:
+                held = True
+                continue
+            token = secrets.token_hex(16)
+            won = session.execute(update(BambooJobResult)
+                                  .where(BambooJobResult.id == job_id, BambooJobResult.life_cycle == "Queued")
+                                  .values(life_cycle="InProgress", state="Unknown", agent_id=agent.id,
+                                          claim_token=token, claimed_date=now, started_date=now, heartbeat_date=now,
+                                          completed_date=None,
+                                          cancel_requested=False, failure_reason=None, blocked_reason=None,
+                                          attempt=BambooJobResult.attempt + 1)
+                                  .execution_options(synchronize_session=False)).rowcount
+            if won != 1:
+                continue
+            result = builds.lock_result(session, result_id)
+            job = session.scalars(select(BambooJobResult).where(BambooJobResult.id == job_id)
+                                  .execution_options(populate_existing=True)).one()
+            _truncate_log(session, job)
+            plan = session.get(BambooPlan, result.plan_id)
+            if plan is None or not _job_spec(builds.build_spec(session, result, plan), job):
+                # Only for builds queued before spec snapshots: the plan changed since and no longer has this job.
+                job.life_cycle, job.state, job.claim_token = "Finished", "Failed", None
+                job.failure_reason, job.completed_date = "The job no longer exists in the plan", now
+                session.flush()
+                builds.advance(session, result)
+                continue
+            first_start = result.life_cycle != "InProgress"
+            if result.started_date is None:
+                result.started_date = now
             builds.advance(session, result)
-            continue
-        first_start = result.life_cycle != "InProgress"
-        if result.started_date is None:
-            result.started_date = now
-        builds.advance(session, result)
-        session.flush()
-        if first_start:
-            forge_status.post(session, result, "INPROGRESS")
-        return _claimed(session, job, token, agent)
+            session.flush()
+            if first_start:
+                forge_status.post(session, result, "INPROGRESS")
+            return _claimed(session, job, token, agent)
+        if not held:
+            break
+        time.sleep(0.05 * (attempt + 1))
     return None
 
 
