@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from culm.api.bamboo import result_access as access
 from culm.api.bamboo import results_render as rr
 
 
@@ -40,7 +41,7 @@ def test_sizes_and_summaries() -> None:
     ("MARS", None), ("mars-rocket", None), ("MARS-ROCKET-1-2", None), ("MARS-ROCKET-", None), ("../x", None),
 ])
 def test_parse_key(raw: str, parts: tuple | None) -> None:
-    key = rr.parse_key(raw)
+    key = access.parse_key(raw)
     assert (None if key is None else (key.project, key.plan, key.job, key.number)) == parts
 
 

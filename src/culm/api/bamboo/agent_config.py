@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from culm.api.bamboo import render
-from culm.api.bamboo import results_render as rr
+from culm.api.bamboo import result_access as access
 from culm.api.bamboo.plan_admin import job_of, json_body
 from culm.api.bamboo.plans import _caller, _paging, route
 from culm.api.bamboo.rest_render import respond
@@ -179,7 +179,7 @@ def _details(session: Session, agent: BambooAgent, requirements: list[dict[str, 
 def _job(request: Request) -> tuple[Session, Any, Any, dict[str, Any]]:
     session, who = _caller(request)
     _, plan, job = job_of(session, request.path_params["jobKey"])
-    rr.require_build(session, who, plan)
+    access.require_build(session, who, plan)
     return session, plan, job["key"], job
 
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
 from culm.api.bamboo import render
+from culm.api.bamboo import result_access as access
 from culm.api.bamboo import results_render as rr
 from culm.api.bamboo.plans import _caller, bamboo_errors
 from culm.domain.bamboo import service
@@ -89,15 +90,15 @@ async def build_log(request: Request) -> Response:
     session, who = _caller(request)
     job_key = request.path_params["jobKey"]
     name = request.path_params["fileName"]
-    key = rr.parse_key(job_key)
+    key = access.parse_key(job_key)
     if key is None or key.job is None or key.number is not None or not name.endswith(".log"):
         raise service.NotFound(f"Log {name} not found")
     jrk = name[:-4]
-    parsed = rr.parse_key(jrk)
+    parsed = access.parse_key(jrk)
     if parsed is None or parsed.number is None or not parsed.number.isdigit() or \
             f"{parsed.plan_key}-{parsed.job}" != job_key:
         raise service.NotFound(f"Log {name} not found")
-    rr.find_result(session, jrk, who=who)
+    access.find_result(session, jrk, who=who)
     path = rr.log_path(jrk)
     if not path.is_file():
         raise service.NotFound(f"Log {name} not found")
@@ -105,7 +106,7 @@ async def build_log(request: Request) -> Response:
 
 
 def _job_logs(session: Any, who: Any, raw: str) -> list[tuple[str, Path]]:
-    project, plan, result, job = rr.find_result(session, raw, who=who)
+    project, plan, result, job = access.find_result(session, raw, who=who)
     if job is not None:
         jobs = [job]
     else:
@@ -177,10 +178,10 @@ def _result_for_build(session: Any, who: Any, plan_key: str, build: str, name: s
         raise service.NotFound(f"Build {build} not found")
     number = build[len("build-"):]
     if number == "latest":
-        key = rr.parse_key(plan_key)
+        key = access.parse_key(plan_key)
         if key is None or key.job is not None or key.number is not None:
             raise service.NotFound(f"Plan {plan_key} not found")
-        _, plan = rr.readable_plan(session, who, plan_key)
+        _, plan = access.readable_plan(session, who, plan_key)
         query = (select(BambooResult).join(BambooJobResult, BambooJobResult.result_id == BambooResult.id)
                  .join(BambooArtifact, BambooArtifact.job_result_id == BambooJobResult.id)
                  .where(BambooResult.plan_id == plan.id, BambooArtifact.name == name))
@@ -192,7 +193,7 @@ def _result_for_build(session: Any, who: Any, plan_key: str, build: str, name: s
         return result
     if not number.isdigit():
         raise service.NotFound(f"Build {build} not found")
-    _, _, result, _ = rr.find_result(session, f"{plan_key}-{number}", who=who)
+    _, _, result, _ = access.find_result(session, f"{plan_key}-{number}", who=who)
     return result
 
 
@@ -222,7 +223,7 @@ async def browse_artifact(request: Request) -> Response:
     """`/browse/PROJ-PLAN-42/artifact/shared/{name}/...` or `/browse/PROJ-PLAN-JOB1-42/artifact/JOB1/{name}/...`."""
     session, who = _caller(request)
     p = request.path_params
-    _, _, result, job = rr.find_result(session, p["key"], who=who)
+    _, _, result, job = access.find_result(session, p["key"], who=who)
     job_key = None if p["scope"] == "shared" else p["scope"]
     if job is not None and job_key is not None and job_key != job.job_key:
         raise service.NotFound(f"Artifact {p['name']} not found")
@@ -242,18 +243,18 @@ async def browse(request: Request) -> Response:
     """A small HTML page for a plan, a build or a job result (the links Bitbucket and GitLab show)."""
     session, who = _caller(request)
     raw = request.path_params["key"]
-    key = rr.parse_key(raw)
+    key = access.parse_key(raw)
     ctx = rr.Ctx(request, session)
     if key is None:
         raise service.NotFound(f"{raw} not found")
     if key.number is None:
-        project, plan = rr.readable_plan(session, who, key.plan_key)
+        project, plan = access.readable_plan(session, who, key.plan_key)
         rows = session.scalars(select(BambooResult).where(BambooResult.plan_id == plan.id)
                                .order_by(BambooResult.number.desc()).limit(25)).all()
         items = "".join(f'<li><a href="{ctx.base}/bamboo/browse/{raw}-{r.number}">#{r.number}</a> '
                         f"{r.life_cycle} {r.state}</li>" for r in rows)
         return _html(f"{project.name} › {plan.name}", f"<p>Plan {html.escape(raw)}</p><ul>{items}</ul>")
-    project, plan, result, job = rr.find_result(session, raw, who=who)
+    project, plan, result, job = access.find_result(session, raw, who=who)
     reason = rr.build_reason(ctx, result)
     if job is not None:
         log = f'{ctx.base}/bamboo/browse/{raw}/log'
@@ -303,11 +304,11 @@ async def delete_plan_result(request: Request) -> Response:
     number = request.query_params.get("buildNumber", "")
     if not number.isdigit() or len(number) > 9:
         raise service.Invalid("buildNumber must be a build number")
-    project, plan, result, job = rr.find_result(session, f"{plan_key}-{number}", who=who)
+    project, plan, result, job = access.find_result(session, f"{plan_key}-{number}", who=who)
     if job is not None:
         raise service.NotFound(f"Result {plan_key}-{number} not found")
     if who.effective_global(session) < L.G_ADMIN:
-        raise rr.forbidden()
+        raise access.forbidden()
     if result.life_cycle not in ("Finished", "NotBuilt"):
         raise service.Invalid(f"Build {plan_key}-{number} is still running: stop it first")
     jobs = session.scalars(select(BambooJobResult).where(BambooJobResult.result_id == result.id)).all()

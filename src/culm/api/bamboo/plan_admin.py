@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from culm.api.bamboo import render
-from culm.api.bamboo import results_render as rr
+from culm.api.bamboo import result_access as access
 from culm.api.bamboo.plans import _caller, _paging, route
 from culm.domain.bamboo import quarantine, service, storage
 from culm.domain.bamboo.models import BambooPlan, BambooProject
@@ -41,7 +41,7 @@ async def json_body(request: Request, *, required: bool = True) -> dict[str, Any
 
 def _plan(request: Request, name: str = "planKey") -> tuple[Session, Any, BambooProject, BambooPlan]:
     session, who = _caller(request)
-    project, plan = rr.readable_plan(session, who, render.strip_suffix(request.path_params[name]))
+    project, plan = access.readable_plan(session, who, render.strip_suffix(request.path_params[name]))
     return session, who, project, plan
 
 
@@ -168,7 +168,7 @@ async def job_docker(request: Request) -> Response:
     containers, so it documents the intended image only."""
     session, who = _caller(request)
     project, plan, job = job_of(session, request.path_params["jobKey"])
-    rr.require_build(session, who, plan)
+    access.require_build(session, who, plan)
     if request.method == "GET":
         return render.respond(request, "dockerPipelineConfiguration", docker_json(job))
     wanted = docker_spec(await json_body(request))
@@ -192,7 +192,7 @@ async def job_docker(request: Request) -> Response:
 @route("/plan/{planKey}/test/{testId}/quarantine", "POST")
 async def quarantine_test(request: Request) -> Response:
     session, who, _, plan = _plan(request)
-    rr.require_build(session, who, plan)
+    access.require_build(session, who, plan)
     body = await json_body(request, required=False)
     test = quarantine.test_of_plan(session, plan, render.strip_suffix(request.path_params["testId"]))
     quarantine.quarantine(session, plan, test, who.user.id if who.user else None, quarantine.expiry(body))
@@ -202,7 +202,7 @@ async def quarantine_test(request: Request) -> Response:
 @route("/plan/{planKey}/test/{testId}/unleash", "POST")
 async def unleash_test(request: Request) -> Response:
     session, who, _, plan = _plan(request)
-    rr.require_build(session, who, plan)
+    access.require_build(session, who, plan)
     test = quarantine.test_of_plan(session, plan, render.strip_suffix(request.path_params["testId"]))
     quarantine.unleash(session, plan, test)
     return Response(status_code=200)
@@ -214,7 +214,7 @@ async def unleash_test(request: Request) -> Response:
 async def enable_specs_for_branches(request: Request) -> Response:
     """Records Bamboo's "scan Bamboo Specs in plan branches" switch in the plan's `branches:` block."""
     session, who, _, plan = _plan(request)
-    rr.require_build(session, who, plan)
+    access.require_build(session, who, plan)
     if plan.master_id is not None:
         raise Invalid("Specs scanning is enabled on the master plan, not on a plan branch.")
     spec = copy.deepcopy(plan.spec)

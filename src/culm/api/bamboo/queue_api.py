@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from culm.api import deps
 from culm.api.bamboo import render
+from culm.api.bamboo import result_access as access
 from culm.api.bamboo import results_render as rr
 from culm.api.bamboo.plans import _caller, _paging, error, route
 from culm.domain.bamboo import service
@@ -89,7 +90,7 @@ async def queue(request: Request) -> Response:
     query = (select(BambooProject, BambooPlan, BambooResult)
              .join(BambooPlan, BambooPlan.project_id == BambooProject.id)
              .join(BambooResult, BambooResult.plan_id == BambooPlan.id)
-             .where(BambooResult.id.in_(waiting), rr.readable_plans(session, who)))
+             .where(BambooResult.id.in_(waiting), access.readable_plans(session, who)))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     wanted = render.expands(request)
     ctx = rr.Ctx(request, session)
@@ -105,7 +106,7 @@ async def queue(request: Request) -> Response:
 
 
 def _plan_for_trigger(session: Session, raw: str) -> tuple[BambooProject, BambooPlan]:
-    key = rr.parse_key(raw)
+    key = access.parse_key(raw)
     if key is None or key.job is not None or key.number is not None:
         raise service.NotFound(f"Plan {raw} not found or is not a top level plan")
     return service.plan(session, key.plan_key)
@@ -131,9 +132,9 @@ async def queue_key(request: Request) -> Response:
 
 async def _trigger(request: Request) -> Response:
     session, who = _caller(request)
-    raw = rr.key_param(request)
+    raw = access.key_param(request)
     project, plan = _plan_for_trigger(session, raw)
-    rr.require_build(session, who, plan)
+    access.require_build(session, who, plan)
     pairs = await _form(request)
     form = dict(pairs)
     variables = {**_variables(pairs), **_variables(list(request.query_params.multi_items()))}
@@ -152,12 +153,12 @@ async def _trigger(request: Request) -> Response:
 
 async def _continue(request: Request) -> Response:
     session, who = _caller(request)
-    raw = rr.key_param(request)
-    key = rr.parse_key(raw)
+    raw = access.key_param(request)
+    key = access.parse_key(raw)
     if key is None or key.job is not None or key.number is None or not key.number.isdigit():
         raise service.NotFound(f"Result {raw} not found or is not a top level plan result")
-    project, plan, result, _ = rr.find_result(session, raw, who=who)
-    rr.require_build(session, who, plan)
+    project, plan, result, _ = access.find_result(session, raw, who=who)
+    access.require_build(session, who, plan)
     variables = _variables(list(request.query_params.multi_items()))
     stage = request.query_params.get("stage") or None
     execute_all = deps.flag(request, "executeAllStages")
@@ -170,7 +171,7 @@ async def _continue(request: Request) -> Response:
 
 def stop_key(session: Session, who: Any, raw: str) -> None:
     """Stop what a key names: every unfinished build of a plan, one build, or one job of a build."""
-    key = rr.parse_key(raw)
+    key = access.parse_key(raw)
     if key is None:
         raise service.NotFound(f"Plan or result {raw} not found")
     builds = _builds()
@@ -178,19 +179,19 @@ def stop_key(session: Session, who: Any, raw: str) -> None:
         if key.job is not None:
             raise service.NotFound(f"Plan or result {raw} not found")
         _, plan = service.plan(session, key.plan_key)
-        rr.require_build(session, who, plan)
+        access.require_build(session, who, plan)
         running = session.scalars(select(BambooResult).where(
             BambooResult.plan_id == plan.id, BambooResult.life_cycle.in_(("Pending", "Queued", "InProgress")))
             .order_by(BambooResult.number)).all()
         for result in running:
             builds.stop(session, result)
         return
-    _, plan, result, job = rr.find_result(session, raw, who=who)
-    rr.require_build(session, who, plan)
+    _, plan, result, job = access.find_result(session, raw, who=who)
+    access.require_build(session, who, plan)
     builds.stop(session, result, job.job_key if job is not None else None)
 
 
 async def _stop(request: Request) -> Response:
     session, who = _caller(request)
-    stop_key(session, who, rr.key_param(request))
+    stop_key(session, who, access.key_param(request))
     return Response(status_code=204)

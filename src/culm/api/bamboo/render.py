@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from culm.api.urls import base_url
 from culm.domain.bamboo.models import BambooPlan, BambooProject
+from culm.domain.bamboo.variables import MASK, is_secret
 
 _WRAPPER = {"expand", "size", "start-index", "max-result"}
 ATTRIBUTES: dict[str, set[str]] = {
@@ -144,11 +145,8 @@ def plan_json(request: Request, project: BambooProject, plan: BambooPlan, wanted
         out["stages"] = collection("stage", [_stage_json(request, full, i, s, asked("stages.stage.plans"))
                                              for i, s in enumerate(stages)], len(stages), 0, len(stages))
     if asked("variableContext"):
-        items = [{"key": k, "value": v, "isPassword": "password" in k.lower() or "secret" in k.lower()}
+        items = [{"key": k, "value": MASK if is_secret(k) else v, "isPassword": is_secret(k)}
                  for k, v in variables.items()]
-        for item in items:
-            if item["isPassword"]:
-                item["value"] = "********"
         out["variableContext"] = collection("variable", items, len(items), 0, len(items))
     return out
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from culm.api import deps
 from culm.api.bamboo import render
+from culm.api.bamboo import result_access as access
 from culm.api.bamboo import results_render as rr
 from culm.api.bamboo.plans import _caller, _paging, route
 from culm.domain.bamboo import service
@@ -24,8 +25,8 @@ MAX_COMMENT = 32 * 1024
 
 def _result(request: Request) -> tuple[Any, Any, Any, BambooResult, str]:
     session, who = _caller(request)
-    raw = rr.key_param(request)
-    _, plan, result, _job = rr.find_result(session, raw, deps.flag(request, "includeAllStates"), who=who)
+    raw = access.key_param(request)
+    _, plan, result, _job = access.find_result(session, raw, deps.flag(request, "includeAllStates"), who=who)
     return session, who, plan, result, raw
 
 
@@ -95,7 +96,7 @@ async def delete_comment(request: Request) -> Response:
     if comment is None:
         raise service.NotFound(f"Comment {raw_id} not found")
     if who.user is None or (comment.author_id != who.user.id and who.effective_global(session) < L.G_ADMIN):
-        raise rr.forbidden()
+        raise access.forbidden()
     session.delete(comment)
     return Response(status_code=204)
 
@@ -105,7 +106,7 @@ async def delete_comment(request: Request) -> Response:
 async def labels(request: Request) -> Response:
     session, who, plan, result, raw = _result(request)
     if request.method == "POST":
-        rr.require_build(session, who, plan)
+        access.require_build(session, who, plan)
         body = await _body(request, ("name",))
         name = body.get("name")
         if not isinstance(name, str) or not service.LABEL.match(name.strip() or " "):
@@ -125,7 +126,7 @@ async def labels(request: Request) -> Response:
 @route("/result/{key}/label/{labelName}", "DELETE")
 async def delete_label(request: Request) -> Response:
     session, who, plan, result, _raw = _result(request)
-    rr.require_build(session, who, plan)
+    access.require_build(session, who, plan)
     name = render.strip_suffix(request.path_params["labelName"]).strip().lower()
     if name not in (result.labels or []):
         raise service.NotFound(f"Label {name} not found on the result")

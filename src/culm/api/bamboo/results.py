@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from culm.api import deps
 from culm.api.bamboo import render
+from culm.api.bamboo import result_access as access
 from culm.api.bamboo import results_render as rr
 from culm.api.bamboo.plans import _caller, _paging, route
 from culm.domain.bamboo import service
@@ -67,7 +68,7 @@ def filters(request: Request, user_id: int | None) -> Filters:
             life.append(_LIFE[value.lower()])
     include_all = deps.flag(request, "includeAllStates")
     if states is None and life is None and not include_all:
-        states = list(rr.finished_states())
+        states = list(access.finished_states())
     return Filters(states=states, life_cycles=life, labels=[v.lower() for v in _csv(request, "label")],
                    no_match=bool(_csv(request, "issueKey")), continuable=deps.flag(request, "continuable"),
                    favourite_user=user_id if deps.flag(request, "favourite") else None)
@@ -132,7 +133,7 @@ def _latest_per_plan(session: Session, who: Any, f: Filters, start: int, limit: 
              .join(BambooPlan, BambooPlan.project_id == BambooProject.id)
              .join(newest, newest.c.plan_id == BambooPlan.id)
              .join(BambooResult, (BambooResult.plan_id == BambooPlan.id) & (BambooResult.number == newest.c.n))
-             .where(BambooPlan.master_id.is_(None), rr.readable_plans(session, who)))
+             .where(BambooPlan.master_id.is_(None), access.readable_plans(session, who)))
     if project_id is not None:
         query = query.where(BambooPlan.project_id == project_id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -178,11 +179,11 @@ async def all_results(request: Request) -> Response:
 async def status(request: Request) -> Response:
     """Progress of a build being built; 404 once it is finished (as Bamboo's in-memory status)."""
     session, who = _caller(request)
-    raw = rr.key_param(request)
-    key = rr.parse_key(raw)
+    raw = access.key_param(request)
+    key = access.parse_key(raw)
     if key is None or key.number is None or not key.number.isdigit():
         raise service.NotFound(f"Result {raw} not found")
-    project, plan, result, _job = rr.find_result(session, raw, who=who)
+    project, plan, result, _job = access.find_result(session, raw, who=who)
     if result.life_cycle in ("Finished", "NotBuilt"):
         raise service.NotFound(f"Result {raw} is not being built")
     average = rr.average_duration(session, plan.id)
@@ -201,7 +202,8 @@ async def _by_changeset(request: Request, checkout_only: bool) -> Response:
         cond = or_(cond, cast(BambooResult.changes, String).like(f'%"{csid}"%'))
     query = (select(BambooProject, BambooPlan, BambooResult)
              .join(BambooPlan, BambooPlan.project_id == BambooProject.id)
-             .join(BambooResult, BambooResult.plan_id == BambooPlan.id).where(cond, rr.readable_plans(session, who)))
+             .join(BambooResult, BambooResult.plan_id == BambooPlan.id)
+             .where(cond, access.readable_plans(session, who)))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.order_by(BambooProject.key, BambooPlan.key, BambooResult.number)
                            .offset(start).limit(limit)).all()
@@ -224,9 +226,9 @@ async def by_checkout_changeset(request: Request) -> Response:
 @route("/result/{key}/branch/{branchName}", "GET")
 async def branch_results(request: Request) -> Response:
     session, who = _caller(request)
-    raw = rr.key_param(request, ("key", "projectKey", "buildKey"))
+    raw = access.key_param(request, ("key", "projectKey", "buildKey"))
     name = render.strip_suffix(request.path_params["branchName"])
-    project, master = rr.readable_plan(session, who, raw)
+    project, master = access.readable_plan(session, who, raw)
     branches = session.scalars(select(BambooPlan).where(BambooPlan.master_id == master.id)
                                .order_by(BambooPlan.id)).all()
     found = next((b for b in branches if name in (b.name, b.branch_name, (b.branch_name or "").replace("/", "-"))),
@@ -242,8 +244,8 @@ async def branch_results(request: Request) -> Response:
 @route("/result/{projectKey}-{buildKey}/{buildNumber}", "GET")
 @route("/result/{key}/{number}", "GET")
 async def result_by_number(request: Request) -> Response:
-    key = rr.key_param(request, ("key", "projectKey", "buildKey"))
-    number = rr.key_param(request, ("number", "buildNumber"))
+    key = access.key_param(request, ("key", "projectKey", "buildKey"))
+    number = access.key_param(request, ("number", "buildNumber"))
     if number != "latest" and not number.isdigit():
         raise service.NotFound(f"Result {key}-{number} not found")
     return await _one(request, f"{key}-{number}")
@@ -256,8 +258,8 @@ async def result_or_list(request: Request) -> Response:
     """One key, four meanings: a project (`P`), a plan or branch (`P-K`), a job (`P-K-J`), a result
     (`P-K-42`, `P-K-latest`, `P-K-J-42`)."""
     session, who = _caller(request)
-    raw = rr.key_param(request)
-    key = rr.parse_key(raw)
+    raw = access.key_param(request)
+    key = access.parse_key(raw)
     if key is not None and key.number is not None:
         return await _one(request, raw)
     start, limit = _paging(request)
@@ -269,7 +271,7 @@ async def result_or_list(request: Request) -> Response:
         project = service.project(session, raw)
         total, rows = _latest_per_plan(session, who, f, start, limit, project.id)
         return _respond_list(request, ctx, rows, total, start, f"result/{raw}")
-    project, plan = rr.readable_plan(session, who, key.plan_key)
+    project, plan = access.readable_plan(session, who, key.plan_key)
     if key.job is not None and not _job_exists(session, plan, key.job):
         raise service.NotFound(f"Plan {raw} not found")
     total, rows = _plan_history(session, project, plan, f, start, limit, key.job)
@@ -287,7 +289,7 @@ async def _one(request: Request, raw: str) -> Response:
     session, who = _caller(request)
     raw = render.strip_suffix(raw)
     include_all = deps.flag(request, "includeAllStates")
-    project, plan, result, job = rr.find_result(session, raw, include_all, who=who)
+    project, plan, result, job = access.find_result(session, raw, include_all, who=who)
     ctx = rr.Ctx(request, session)
     wanted = render.expands(request)
     if job is None:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from culm.api import deps
 from culm.api.bamboo import render
-from culm.api.bamboo import results_render as rr
+from culm.api.bamboo import result_access as access
 from culm.api.bamboo.plans import _caller, _flag, _paging, route, router
 from culm.api.bamboo.rest_render import respond
 from culm.api.bamboo.search import ATTRS
@@ -39,7 +39,7 @@ async def search_authors(request: Request) -> Response:
         raise Invalid("searchTerm is required.")
     term = term.strip().lower()
     rows = session.scalars(select(BambooResult.changes).join(BambooPlan, BambooPlan.id == BambooResult.plan_id)
-                           .where(rr.readable_plans(session, who))
+                           .where(access.readable_plans(session, who))
                            .order_by(BambooResult.id.desc()).limit(AUTHOR_SCAN))
     authors: dict[str, str] = {}
     for changes in rows:
@@ -81,7 +81,7 @@ async def prepare_for_restart(request: Request) -> Response:
 
 
 def _readable(session: Any, who: Any, raw: str) -> tuple[Any, BambooPlan]:
-    return rr.readable_plan(session, who, render.strip_suffix(raw))
+    return access.readable_plan(session, who, render.strip_suffix(raw))
 
 
 @route("/plan/favicon/{planKey}", "GET")

@@ -16,8 +16,9 @@ from culm.domain.projects.models import Project
 from culm.domain.repos.models import Repository
 from culm.domain.users.models import User
 
-# Bamboo masks variables whose name says they hold a secret.
+# Bamboo masks variables whose name says they hold a secret: in logs, results, plan and variable listings.
 _SECRET = re.compile(r"password|secret|passphrase|sshkey|token", re.IGNORECASE)
+MASK = "********"
 
 
 def is_secret(name: str) -> bool:

@@ -10,16 +10,11 @@ from sqlalchemy.orm import Session
 
 from culm.domain.bamboo.models import BambooPlan, BambooVariable
 from culm.domain.bamboo.service import Invalid, NotFound
+from culm.domain.bamboo.variables import MASK
+from culm.domain.bamboo.variables import is_secret as is_password
 
 NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,255}$")
-MASK = "********"
-SECRET_WORDS = ("password", "secret", "passphrase")
 MAX_VALUE = 64 * 1024
-
-
-def is_password(name: str) -> bool:
-    lowered = name.lower()
-    return any(word in lowered for word in SECRET_WORDS)
 
 
 def shown(row: BambooVariable) -> str:
